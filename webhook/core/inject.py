@@ -1,0 +1,197 @@
+"""The mutations: heartbeat volume, mount and env, exec probes, preStop, grace period, autoscaler annotations.
+
+Each step reads the pod as it is and appends ops; a clash with what the user already has becomes a
+Problem (fatal) or a PlanWarning (kept the user's choice), never a silent overwrite.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from webhook.core import probes
+from webhook.core.annotations import SAFE_TO_EVICT, SAFE_TO_EVICT_LOCAL_VOLUMES
+from webhook.core.patch import PatchBuilder
+from webhook.core.settings import Resolved
+from webhook.core.types import JSONObject, PlanWarning, Problem
+from webhook.core.workload import PodView
+
+HEARTBEAT_ENV = "WORKERGUARD_HEARTBEAT_FILE"
+VOLUME_NAME = "workerguard-heartbeat"
+VOLUME_SIZE_LIMIT = "1Mi"
+GRACE_MARGIN_SECONDS = 5
+KUBERNETES_DEFAULT_GRACE_SECONDS = 30
+_PROBES = (
+    ("startupProbe", "startup-timeout", probes.startup_probe),
+    ("readinessProbe", "readiness-max-age", probes.readiness_probe),
+    ("livenessProbe", "liveness-max-age", probes.liveness_probe),
+)
+_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
+_EXEC_AT_COMMAND_START = re.compile(r"(^|[;&|(]\s*)exec\s")
+
+
+@dataclass
+class Injection:
+    builder: PatchBuilder = field(default_factory=PatchBuilder)
+    affects: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    warnings: list[PlanWarning] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def record(self, path: str, *settings: str) -> None:
+        for setting in settings:
+            self.affects[setting].append(path)
+
+
+def inject(pod: PodView, index: int, settings: Resolved, extra_annotations: Mapping[str, str]) -> Injection:
+    container = pod.spec["containers"][index]
+    base = f"{pod.pointer}/spec/containers/{index}"
+    where = f"{pod.field_prefix}spec.containers[{index}]"
+    step = Injection()
+    volume = _free_volume_name(pod.spec)
+    _check_clashes(container, where, settings["heartbeat-path"], step)
+    if step.problems:
+        return step
+    _add_volume(pod, volume, step)
+    _add_mount_and_env(container, base, settings["heartbeat-path"], volume, step)
+    _add_probes(container, base, settings, step)
+    _add_prestop(container, base, settings, step)
+    _set_grace_period(pod, settings, step)
+    _set_annotations(pod, settings, volume, extra_annotations, step)
+    _warn_shell_wrapped(container, step)
+    return step
+
+
+def _free_volume_name(spec: JSONObject) -> str:
+    taken = {volume.get("name") for volume in spec.get("volumes") or [] if isinstance(volume, dict)}
+    name, suffix = VOLUME_NAME, 1
+    while name in taken:
+        suffix += 1
+        name = f"{VOLUME_NAME}-{suffix}"
+    return name
+
+
+def _check_clashes(container: JSONObject, where: str, heartbeat_path: str, step: Injection) -> None:
+    directory = posixpath.dirname(heartbeat_path)
+    for j, mount in enumerate(container.get("volumeMounts") or []):
+        mount_path = str(mount.get("mountPath", "")).rstrip("/") or "/"
+        if mount_path in (directory, heartbeat_path):
+            step.problems.append(
+                Problem(
+                    f"{where}.volumeMounts[{j}]",
+                    f"{mount_path} is already the mount of volume '{mount.get('name')}'; "
+                    "set workerguard.io/heartbeat-path to a free directory",
+                )
+            )
+    for j, env in enumerate(container.get("env") or []):
+        if env.get("name") == HEARTBEAT_ENV and env.get("value") != heartbeat_path:
+            step.problems.append(
+                Problem(f"{where}.env[{j}]", f"{HEARTBEAT_ENV} is already set to something other than {heartbeat_path}")
+            )
+
+
+def _add_volume(pod: PodView, volume: str, step: Injection) -> None:
+    value = {"name": volume, "emptyDir": {"sizeLimit": VOLUME_SIZE_LIMIT}}
+    step.record(step.builder.append(f"{pod.pointer}/spec/volumes", pod.spec.get("volumes"), value), "heartbeat-path")
+
+
+def _add_mount_and_env(container: JSONObject, base: str, heartbeat_path: str, volume: str, step: Injection) -> None:
+    mount = {"name": volume, "mountPath": posixpath.dirname(heartbeat_path)}
+    step.record(step.builder.append(f"{base}/volumeMounts", container.get("volumeMounts"), mount), "heartbeat-path")
+    env = container.get("env")
+    if not any(item.get("name") == HEARTBEAT_ENV for item in env or []):
+        path = step.builder.append(f"{base}/env", env, {"name": HEARTBEAT_ENV, "value": heartbeat_path})
+        step.record(path, "heartbeat-path")
+
+
+def _add_probes(container: JSONObject, base: str, settings: Resolved, step: Injection) -> None:
+    kept = []
+    for field_name, setting, build in _PROBES:
+        if settings[setting] is None:
+            continue
+        path = f"{base}/{field_name}"
+        if field_name in container and not settings["override-probes"]:
+            kept.append(field_name)
+            continue
+        if field_name in container:
+            step.builder.replace(path, build(settings))
+            step.record(path, "override-probes")
+        else:
+            step.builder.add(path, build(settings))
+        step.record(path, setting, "probe-period", "heartbeat-path", "heartbeat-format", "container")
+        if field_name == "startupProbe":
+            step.record(path, "readiness-max-age")
+    if kept:
+        names = ", ".join(kept)
+        step.warnings.append(
+            PlanWarning("probe_kept", f"kept the existing {names} of '{container['name']}'; override-probes replaces them")
+        )
+
+
+def _add_prestop(container: JSONObject, base: str, settings: Resolved, step: Injection) -> None:
+    if settings["prestop-sleep"] == 0:
+        return
+    lifecycle = container.get("lifecycle")
+    if isinstance(lifecycle, dict) and "preStop" in lifecycle:
+        step.warnings.append(
+            PlanWarning("prestop_kept", f"kept the existing preStop of '{container['name']}'; no draining marker is written")
+        )
+        return
+    for path in step.builder.set_keys(f"{base}/lifecycle", lifecycle, {"preStop": probes.prestop_hook(settings)}):
+        step.record(path, "prestop-sleep", "heartbeat-path", "container")
+
+
+def _set_grace_period(pod: PodView, settings: Resolved, step: Injection) -> None:
+    needed = settings["shutdown-timeout"] + settings["prestop-sleep"] + GRACE_MARGIN_SECONDS
+    current = pod.spec.get("terminationGracePeriodSeconds")
+    path = f"{pod.pointer}/spec/terminationGracePeriodSeconds"
+    if current is None:
+        # Unset means Kubernetes' 30s: write the effective value down, never below that default.
+        step.builder.add(path, max(needed, KUBERNETES_DEFAULT_GRACE_SECONDS))
+    elif current < needed:
+        step.builder.replace(path, needed)
+        step.warnings.append(PlanWarning("grace_period_raised", f"terminationGracePeriodSeconds raised from {current}s to {needed}s"))
+    else:
+        return
+    step.record(path, "shutdown-timeout", "prestop-sleep")
+
+
+def _set_annotations(
+    pod: PodView, settings: Resolved, volume: str, extra: Mapping[str, str], step: Injection
+) -> None:
+    current = pod.metadata.get("annotations")
+    wanted: dict[str, str] = {}
+    if not settings["safe-to-evict"]:
+        existing = (current or {}).get(SAFE_TO_EVICT)
+        if existing is None:
+            wanted[SAFE_TO_EVICT] = "false"
+        elif existing != "false":
+            step.warnings.append(PlanWarning("safe_to_evict_kept", f"kept the pod's own {SAFE_TO_EVICT}: \"{existing}\""))
+    else:
+        listed = [name.strip() for name in str((current or {}).get(SAFE_TO_EVICT_LOCAL_VOLUMES, "")).split(",") if name.strip()]
+        if volume not in listed:
+            wanted[SAFE_TO_EVICT_LOCAL_VOLUMES] = ",".join([*listed, volume])
+    paths = step.builder.set_keys(f"{pod.pointer}/metadata/annotations", current, {**wanted, **extra})
+    for path in paths[: len(wanted)]:
+        step.record(path, "safe-to-evict")
+
+
+def shell_script_of(container: JSONObject) -> str | None:
+    """The script of a `sh -c SCRIPT` entrypoint (command and args together), else None."""
+    argv: list[Any] = [*(container.get("command") or []), *(container.get("args") or [])]
+    if len(argv) < 3 or not isinstance(argv[0], str) or posixpath.basename(argv[0]) not in _SHELLS:
+        return None
+    if argv[1] != "-c" or not isinstance(argv[2], str):
+        return None
+    return argv[2]
+
+
+def _warn_shell_wrapped(container: JSONObject, step: Injection) -> None:
+    script = shell_script_of(container)
+    if script is not None and not _EXEC_AT_COMMAND_START.search(script.strip()):
+        step.warnings.append(
+            PlanWarning("shell_wrapped_command", f"'{container['name']}' runs via sh -c without exec: SIGTERM stops the shell, not the worker")
+        )

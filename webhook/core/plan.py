@@ -1,0 +1,182 @@
+"""plan(object, rules) -> Plan: the one decision that /mutate, /preview and `workerguard preview` share."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import jsonpatch
+
+from webhook import __version__
+from webhook.core.annotations import DEFAULT_CONTAINER, INJECT_LABEL, PROFILE, STATUS, annotation_field, read_pod_annotations
+from webhook.core.inject import inject
+from webhook.core.profiles import DEFAULT_PROFILE
+from webhook.core.rules import BUILTIN_RULES, Rule, RuleSet, Target
+from webhook.core.settings import SPECS, Resolved, check_relations, resolve
+from webhook.core.types import WARNINGS_MAX, Explanation, JSONObject, PatchOp, PlanWarning, Problem, Skip
+from webhook.core.workload import PodView, ShapeError, locate_pod, shape_problems
+
+SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public"})
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    """Deployment-wide choices. `namespace` is the request's namespace (controller-made pods carry none)."""
+
+    namespace: str | None = None
+    own_namespace: str = "workerguard"
+    on_invalid: str = "deny"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    source: JSONObject
+    allowed: bool
+    patch: list[PatchOp]
+    explanations: list[Explanation] = field(default_factory=list)
+    warnings: list[PlanWarning] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
+    skip: Skip | None = None
+    profile: str | None = None
+    rules: tuple[str, ...] = ()
+
+    def mutated(self) -> JSONObject:
+        """The object with the patch applied; computed on demand since /mutate never needs it."""
+        if not self.patch:
+            return copy.deepcopy(self.source)
+        return jsonpatch.apply_patch(self.source, self.patch, in_place=False)
+
+
+def plan(obj: JSONObject, rules: RuleSet = BUILTIN_RULES, options: PlanOptions = PlanOptions()) -> Plan:
+    try:
+        pod = locate_pod(obj)
+    except ShapeError as error:
+        return _deny_or_allow(obj, [Problem(error.field, error.message)], [], options)
+    if pod is None:
+        return _skipped(obj, Skip("unsupported_kind", f"kind {obj.get('kind')!r} holds no pod template"))
+    namespace = options.namespace or _metadata_namespace(obj)
+    if namespace in SYSTEM_NAMESPACES or namespace == options.own_namespace:
+        return _skipped(obj, Skip("excluded_namespace", f"namespace '{namespace}' is never mutated"))
+    if not isinstance(pod.metadata.get("labels", {}), dict) or pod.labels.get(INJECT_LABEL) != "true":
+        return _skipped(obj, Skip("not_opted_in", f"the pod is not labelled {INJECT_LABEL}: \"true\""))
+    shape = shape_problems(pod)
+    if shape:
+        return _deny_or_allow(obj, shape, [], options)
+    if isinstance(pod.spec.get("os"), dict) and pod.spec["os"].get("name") == "windows":
+        warning = PlanWarning("windows_pod", "Windows pods have no POSIX shell for exec probes: left untouched")
+        return _skipped(obj, Skip(warning.code, warning.message), [warning])
+    if STATUS in pod.annotations:
+        return _skipped(obj, Skip("already_injected", f"{STATUS} is present: already injected"))
+    return _plan_injection(obj, pod, namespace or "", rules, options)
+
+
+def _plan_injection(obj: JSONObject, pod: PodView, namespace: str, rules: RuleSet, options: PlanOptions) -> Plan:
+    own = read_pod_annotations(pod.annotations, pod.field_prefix)
+    problems = list(own.problems)
+    target = Target(namespace, _strings(pod.labels), _strings(pod.annotations), _images(pod))
+    matched = rules.matching(target)
+    profile_name, profile_source = _choose_profile(own.profile, matched)
+    profile = rules.profiles.get(profile_name)
+    if profile is None:
+        problems.append(Problem(annotation_field(pod.field_prefix, PROFILE), f"unknown profile '{profile_name}'; known: {', '.join(rules.profiles)}"))
+        return _deny_or_allow(obj, problems, [], options)
+    settings = resolve([profile.layer(), *(rule.layer() for rule in matched), own.layer])
+    relation_problems, warnings = check_relations(settings)
+    problems.extend(relation_problems)
+    chosen = _target_container(pod, settings, problems)
+    if problems or chosen is None:
+        return _deny_or_allow(obj, problems, warnings, options)
+    index, container_source = chosen
+    rule_names = tuple(rule.name for rule in matched)
+    status = _status(profile_name, rule_names, settings)
+    step = inject(pod, index, settings, {STATUS: status})
+    if step.problems:
+        return _deny_or_allow(obj, step.problems, warnings, options)
+    container_name = pod.spec["containers"][index]["name"]
+    explanations = [
+        Explanation("profile", profile_name, profile_source, ()),
+        Explanation("container", container_name, container_source, tuple(step.affects.get("container", ()))),
+        *(
+            Explanation(key, settings.render(key), settings.sources[key], tuple(step.affects.get(key, ())))
+            for key in SPECS
+            if key != "container"
+        ),
+    ]
+    return Plan(
+        obj,
+        allowed=True,
+        patch=step.builder.ops,
+        explanations=explanations,
+        warnings=_capped([*warnings, *step.warnings]),
+        profile=profile_name,
+        rules=rule_names,
+    )
+
+
+def _choose_profile(annotated: str | None, matched: Iterable[Rule]) -> tuple[str, str]:
+    """The pod's annotation wins, else the last matching rule that names a profile, else generic."""
+    if annotated is not None:
+        return annotated, f"annotation:{PROFILE}"
+    chosen = (DEFAULT_PROFILE, "default")
+    for rule in matched:
+        if rule.profile is not None:
+            chosen = (rule.profile, f"rule:{rule.name}")
+    return chosen
+
+
+def _target_container(pod: PodView, settings: Resolved, problems: list[Problem]) -> tuple[int, str] | None:
+    """The index of the container to inject and the source that chose it."""
+    names = [container["name"] for container in pod.spec["containers"]]
+    wanted, source = settings["container"], settings.sources["container"]
+    where = settings.origins.get("container", source)
+    if wanted is None and isinstance(pod.annotations.get(DEFAULT_CONTAINER), str):
+        wanted, source = pod.annotations[DEFAULT_CONTAINER], f"annotation:{DEFAULT_CONTAINER}"
+        where = annotation_field(pod.field_prefix, DEFAULT_CONTAINER)
+    if wanted is None:
+        return 0, "default (first container)"
+    if wanted in names:
+        return names.index(wanted), source
+    problems.append(Problem(where, f"no container named '{wanted}'; containers: {', '.join(names)}"))
+    return None
+
+
+def _status(profile: str, rule_names: tuple[str, ...], settings: Resolved) -> str:
+    body = {"version": __version__, "profile": profile, "rules": list(rule_names), "settings": settings.digest()}
+    return json.dumps(body, separators=(",", ":"))
+
+
+def _metadata_namespace(obj: JSONObject) -> str | None:
+    metadata = obj.get("metadata")
+    namespace = metadata.get("namespace") if isinstance(metadata, dict) else None
+    return namespace if isinstance(namespace, str) else None
+
+
+def _strings(mapping: dict[str, object]) -> dict[str, str]:
+    return {key: value for key, value in mapping.items() if isinstance(value, str)}
+
+
+def _images(pod: PodView) -> list[str]:
+    return [c["image"] for c in pod.spec.get("containers", []) if isinstance(c, dict) and isinstance(c.get("image"), str)]
+
+
+def _skipped(obj: JSONObject, skip: Skip, warnings: list[PlanWarning] | None = None) -> Plan:
+    return Plan(obj, allowed=True, patch=[], warnings=warnings or [], skip=skip)
+
+
+def _deny_or_allow(obj: JSONObject, problems: list[Problem], warnings: list[PlanWarning], options: PlanOptions) -> Plan:
+    """An invalid opted-in pod is denied, or with on-invalid=allow admitted untouched with the errors as warnings."""
+    if options.on_invalid == "allow":
+        as_warnings = [PlanWarning("invalid_setting", str(problem)) for problem in problems]
+        return Plan(obj, allowed=True, patch=[], warnings=_capped([*as_warnings, *warnings]), errors=problems,
+                    skip=Skip("invalid_allowed", "invalid settings; admitted untouched (on-invalid=allow)"))
+    return Plan(obj, allowed=False, patch=[], warnings=_capped(warnings), errors=problems,
+                skip=Skip("invalid", "invalid settings; denied (on-invalid=deny)"))
+
+
+def _capped(warnings: list[PlanWarning]) -> list[PlanWarning]:
+    if len(warnings) <= WARNINGS_MAX:
+        return warnings
+    hidden = len(warnings) - WARNINGS_MAX + 1
+    return [*warnings[: WARNINGS_MAX - 1], PlanWarning("more_warnings", f"{hidden} more warnings; run workerguard preview")]

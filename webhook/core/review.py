@@ -1,0 +1,110 @@
+"""AdmissionReview (admission.k8s.io/v1) request -> response, as plain dicts.
+
+Two error channels: a request we cannot read raises BadRequest (HTTP 400 at the edge); a readable
+request about a bad pod is answered allowed=false with the reasons.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+from webhook.core.plan import Plan, PlanOptions, plan
+from webhook.core.rules import RuleSet
+from webhook.core.types import JSONObject, Skip
+
+API_VERSION = "admission.k8s.io/v1"
+KIND = "AdmissionReview"
+DENIED_STATUS_CODE = 400
+
+
+class BadRequest(ValueError):
+    """The body is not an AdmissionReview we can answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """The answer plus what logs and metrics say about it."""
+
+    response: JSONObject
+    uid: str
+    operation: str
+    namespace: str
+    name: str
+    decision: str
+    reasons: tuple[str, ...]
+    plan: Plan | None = None
+
+
+def _request_of(body: object) -> JSONObject:
+    if not isinstance(body, dict):
+        raise BadRequest("the body is not a JSON object")
+    if body.get("apiVersion") != API_VERSION or body.get("kind") != KIND:
+        raise BadRequest(f"expected apiVersion {API_VERSION} and kind {KIND}")
+    request = body.get("request")
+    if not isinstance(request, dict):
+        raise BadRequest("request is missing or not an object")
+    uid = request.get("uid")
+    if not isinstance(uid, str) or not uid:
+        raise BadRequest("request.uid is missing or not a string")
+    if not isinstance(request.get("operation"), str):
+        raise BadRequest("request.operation is missing or not a string")
+    for key in ("namespace", "name", "subResource"):
+        if request.get(key) is not None and not isinstance(request[key], str):
+            raise BadRequest(f"request.{key} is not a string")
+    return request
+
+
+def _is_pod(request: JSONObject) -> bool:
+    kind = request.get("kind")
+    return isinstance(kind, dict) and kind.get("kind") == "Pod" and kind.get("group", "") == "" and not request.get("subResource")
+
+
+def _pod_name(request: JSONObject, obj: JSONObject | None) -> str:
+    metadata = (obj or {}).get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    name = request.get("name") or metadata.get("name") or metadata.get("generateName") or ""
+    return name if isinstance(name, str) else ""
+
+
+def answer(body: object, rules: RuleSet, options: PlanOptions) -> Review:
+    request = _request_of(body)
+    uid, operation = request["uid"], request["operation"]
+    namespace = request.get("namespace") or ""
+    obj = request.get("object")
+    if operation != "CREATE" or not _is_pod(request):
+        skip = Skip("operation_ignored" if operation != "CREATE" else "not_a_pod", "only pod CREATE is mutated")
+        response = {"uid": uid, "allowed": True}
+        return Review(_envelope(response), uid, operation, namespace, _pod_name(request, None), "allowed", (skip.code,))
+    if not isinstance(obj, dict):
+        raise BadRequest("request.object is not an object")
+    if obj.get("kind", "Pod") != "Pod":
+        raise BadRequest(f"request.object is a {obj.get('kind')!r}, not a Pod")
+    outcome = plan({**obj, "kind": "Pod"}, rules, replace(options, namespace=namespace or None))
+    return _review_of(outcome, uid, operation, namespace, _pod_name(request, obj))
+
+
+def _review_of(outcome: Plan, uid: str, operation: str, namespace: str, name: str) -> Review:
+    response: dict[str, Any] = {"uid": uid, "allowed": outcome.allowed}
+    if outcome.patch:
+        response["patchType"] = "JSONPatch"
+        response["patch"] = base64.b64encode(json.dumps(outcome.patch, separators=(",", ":")).encode()).decode()
+    if outcome.warnings:
+        response["warnings"] = [warning.admission_text() for warning in outcome.warnings]
+    if not outcome.allowed:
+        message = "workerguard: " + "; ".join(str(problem) for problem in outcome.errors)
+        response["status"] = {"code": DENIED_STATUS_CODE, "message": message}
+    if not outcome.allowed:
+        decision = "denied"
+    else:
+        decision = "patched" if outcome.patch else "allowed"
+    reasons = tuple(warning.code for warning in outcome.warnings)
+    if outcome.skip is not None:
+        reasons = (outcome.skip.code, *reasons)
+    return Review(_envelope(response), uid, operation, namespace, name, decision, reasons, outcome)
+
+
+def _envelope(response: JSONObject) -> JSONObject:
+    return {"apiVersion": API_VERSION, "kind": KIND, "response": response}

@@ -1,0 +1,222 @@
+"""The settings workerguard resolves for one pod: their parsers, defaults, layering and cross-checks.
+
+One table (SPECS) parses a setting's text the same way whether it comes from a pod annotation or a
+rules file, so both report the same message for the same mistake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from webhook.core.types import PlanWarning, Problem
+
+DURATION_MAX_SECONDS = 86_400
+OFF = None
+LIVENESS_DEFAULT_FACTOR = 5
+DEFAULT_HEARTBEAT_PATH = "/var/run/workerguard/heartbeat"
+DRAINING_MARKER_NAME = "draining"
+
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# Characters that are inert inside a double-quoted POSIX sh word; anything else is refused.
+_SAFE_PATH = re.compile(r"^[A-Za-z0-9._/-]+$")
+
+
+class SettingError(ValueError):
+    """A setting's text could not be parsed; the message is written for the person who wrote it."""
+
+
+def parse_duration(text: str) -> int:
+    """'90', '90s', '2m', '1h30m' -> seconds."""
+    if text.isdigit():
+        seconds = int(text)
+    else:
+        match = _DURATION.match(text)
+        if not text or match is None:
+            if re.match(r"^\d*\.\d+|^\d+ms$", text):
+                raise SettingError(f"'{text}' is not a whole number of seconds")
+            raise SettingError(f"'{text}' is not a duration like 60s or 2m")
+        hours, minutes, secs = (int(group or 0) for group in match.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    if seconds > DURATION_MAX_SECONDS:
+        raise SettingError(f"'{text}' is longer than the maximum of 24h")
+    return seconds
+
+
+def parse_optional_duration(text: str) -> int | None:
+    return OFF if text == "off" else parse_duration(text)
+
+
+def parse_bool(text: str) -> bool:
+    if text in ("true", "false"):
+        return text == "true"
+    raise SettingError(f"'{text}' is not \"true\" or \"false\"")
+
+
+def parse_heartbeat_format(text: str) -> str:
+    if text in ("unix", "mtime"):
+        return text
+    raise SettingError(f"'{text}' is not a heartbeat format: use unix or mtime")
+
+
+def parse_container_name(text: str) -> str:
+    if _DNS_LABEL.match(text):
+        return text
+    raise SettingError(f"'{text}' is not a container name (a DNS label)")
+
+
+def parse_heartbeat_path(text: str) -> str:
+    """An absolute file path below some directory, safe to place in a shell command."""
+    if not text.startswith("/"):
+        raise SettingError(f"'{text}' is not an absolute path")
+    if not _SAFE_PATH.match(text):
+        raise SettingError(f"'{text}' may only contain letters, digits and . _ - /")
+    if posixpath.normpath(text) != text or "/../" in f"{text}/" or "/./" in f"{text}/":
+        raise SettingError(f"'{text}' is not a normalized path (no //, . or .. parts, no trailing /)")
+    directory, name = posixpath.split(text)
+    if directory == "/":
+        raise SettingError(f"'{text}' must be inside a directory, for example /var/run/workerguard/heartbeat")
+    if name == DRAINING_MARKER_NAME:
+        raise SettingError(f"'{text}' clashes with the draining marker's name '{DRAINING_MARKER_NAME}'")
+    return text
+
+
+def format_duration(seconds: int | None) -> str:
+    return "off" if seconds is None else f"{seconds}s"
+
+
+def format_bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+@dataclass(frozen=True, slots=True)
+class SettingSpec:
+    parse: Callable[[str], Any]
+    render: Callable[[Any], str]
+    default: Any
+
+
+SPECS: dict[str, SettingSpec] = {
+    "container": SettingSpec(parse_container_name, str, None),
+    "heartbeat-path": SettingSpec(parse_heartbeat_path, str, DEFAULT_HEARTBEAT_PATH),
+    "heartbeat-format": SettingSpec(parse_heartbeat_format, str, "unix"),
+    "readiness-max-age": SettingSpec(parse_duration, format_duration, 60),
+    # The default is derived from readiness (see resolve) so it stays lenient when readiness moves.
+    "liveness-max-age": SettingSpec(parse_optional_duration, format_duration, None),
+    "startup-timeout": SettingSpec(parse_optional_duration, format_duration, 300),
+    "probe-period": SettingSpec(parse_duration, format_duration, 10),
+    "shutdown-timeout": SettingSpec(parse_duration, format_duration, 25),
+    "prestop-sleep": SettingSpec(parse_duration, format_duration, 0),
+    "safe-to-evict": SettingSpec(parse_bool, format_bool, True),
+    "override-probes": SettingSpec(parse_bool, format_bool, False),
+}
+
+DEFAULT_SOURCE = "default"
+_SOURCE_RANK = {"default": 0, "profile": 1, "rule": 2, "annotation": 3}
+
+
+def text_of(value: object) -> str:
+    """A rules-file scalar as the text an annotation would hold (YAML may give ints and bools)."""
+    if isinstance(value, bool):
+        return format_bool(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    raise SettingError(f"{value!r} is not a scalar value")
+
+
+def parse_setting(key: str, raw: object) -> Any:
+    return SPECS[key].parse(text_of(raw))
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """Settings from one source, already parsed. `origin` maps each key to the field path that set it.
+
+    `source` may contain "{key}" for sources named per setting (annotation:workerguard.io/{key}).
+    """
+
+    source: str
+    values: Mapping[str, Any]
+    origin: Mapping[str, str] = field(default_factory=dict)
+
+    def source_of(self, key: str) -> str:
+        return self.source.replace("{key}", key)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """The final value of every setting with the source that decided it."""
+
+    values: Mapping[str, Any]
+    sources: Mapping[str, str]
+    origins: Mapping[str, str]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def render(self, key: str) -> str:
+        return SPECS[key].render(self.values[key])
+
+    def digest(self) -> str:
+        canonical = ";".join(f"{key}={self.render(key)}" for key in sorted(SPECS) if self.values[key] is not None)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def resolve(layers: Iterable[Layer]) -> Resolved:
+    """Apply layers lowest precedence first; a later layer wins key by key."""
+    values: dict[str, Any] = {key: spec.default for key, spec in SPECS.items()}
+    sources = {key: DEFAULT_SOURCE for key in SPECS}
+    origins: dict[str, str] = {}
+    for layer in layers:
+        for key, value in layer.values.items():
+            values[key] = value
+            sources[key] = layer.source_of(key)
+            if key in layer.origin:
+                origins[key] = layer.origin[key]
+    if sources["liveness-max-age"] == DEFAULT_SOURCE:
+        values["liveness-max-age"] = values["readiness-max-age"] * LIVENESS_DEFAULT_FACTOR
+    return Resolved(values, sources, origins)
+
+
+def check_relations(resolved: Resolved) -> tuple[list[Problem], list[PlanWarning]]:
+    """Cross-setting rules; a problem names the field that set the offending value."""
+    problems: list[Problem] = []
+    warnings: list[PlanWarning] = []
+
+    def where(*keys: str) -> str:
+        """The field of whichever key the user set most specifically: that is the one to fix."""
+        key = max(keys, key=lambda k: _SOURCE_RANK.get(resolved.sources[k].split(":")[0], 0))
+        return resolved.origins.get(key, f"{resolved.sources[key]} ({key})")
+
+    period = resolved["probe-period"]
+    readiness = resolved["readiness-max-age"]
+    liveness = resolved["liveness-max-age"]
+    startup = resolved["startup-timeout"]
+    if period < 1:
+        problems.append(Problem(where("probe-period"), "probe period must be at least 1s"))
+    elif period < 5:
+        warnings.append(PlanWarning("probe_period_costly", f"probe period {period}s: exec probes cost node CPU, 10s is typical"))
+    if readiness < 2 * period:
+        problems.append(
+            Problem(
+                where("readiness-max-age", "probe-period"),
+                f"readiness max age {readiness}s must be at least twice the probe period ({period}s)",
+            )
+        )
+    if liveness is not None:
+        if liveness < readiness:
+            problems.append(
+                Problem(where("liveness-max-age", "readiness-max-age"), f"liveness max age {liveness}s must be at least the readiness max age ({readiness}s)")
+            )
+        elif liveness == readiness:
+            warnings.append(PlanWarning("liveness_equals_readiness", "liveness max age equals readiness: a slow node will restart the worker"))
+    if startup is not None and startup < period:
+        problems.append(Problem(where("startup-timeout", "probe-period"), f"startup timeout {startup}s must be at least the probe period ({period}s)"))
+    return problems, warnings

@@ -1,0 +1,113 @@
+"""Where the pod lives inside an object: a Pod itself, or the pod template of a workload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from webhook.core.types import JSONObject, Problem
+
+TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
+    "Pod": (),
+    "Deployment": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "ReplicationController": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PodView:
+    """The pod's metadata and spec, with the JSON pointer and the field path they sit at."""
+
+    kind: str
+    pointer: str
+    field_prefix: str
+    metadata: JSONObject
+    spec: JSONObject
+
+    @property
+    def labels(self) -> dict[str, Any]:
+        labels = self.metadata.get("labels")
+        return labels if isinstance(labels, dict) else {}
+
+    @property
+    def annotations(self) -> dict[str, Any]:
+        annotations = self.metadata.get("annotations")
+        return annotations if isinstance(annotations, dict) else {}
+
+
+class ShapeError(ValueError):
+    """The object is not shaped like its kind (a field that must be a mapping is not)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def locate_pod(obj: JSONObject) -> PodView | None:
+    """The pod inside obj, None for a kind that holds no pod; ShapeError when the object is malformed."""
+    kind = obj.get("kind")
+    if not isinstance(kind, str) or kind not in TEMPLATE_PATHS:
+        return None
+    node: Any = obj
+    for depth, key in enumerate(TEMPLATE_PATHS[kind]):
+        node = node.get(key)
+        if not isinstance(node, dict):
+            raise ShapeError(".".join(TEMPLATE_PATHS[kind][: depth + 1]), "must be a mapping")
+    path = TEMPLATE_PATHS[kind]
+    prefix = "".join(f"{key}." for key in path)
+    metadata = node.get("metadata", {})
+    spec = node.get("spec")
+    if not isinstance(metadata, dict):
+        raise ShapeError(f"{prefix}metadata", "must be a mapping")
+    if not isinstance(spec, dict):
+        raise ShapeError(f"{prefix}spec", "must be a mapping")
+    return PodView(kind, "".join(f"/{key}" for key in path), prefix, metadata, spec)
+
+
+def _list_of_mappings(value: object, field: str, problems: list[Problem]) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        problems.append(Problem(field, "must be a list of mappings"))
+        return []
+    return value
+
+
+def shape_problems(pod: PodView) -> list[Problem]:
+    """Fields the injection reads, checked for the types the Kubernetes API guarantees for a real pod."""
+    problems: list[Problem] = []
+    prefix = pod.field_prefix
+    for name in ("labels", "annotations"):
+        value = pod.metadata.get(name)
+        if value is not None and not isinstance(value, dict):
+            problems.append(Problem(f"{prefix}metadata.{name}", "must be a mapping"))
+    grace = pod.spec.get("terminationGracePeriodSeconds")
+    if grace is not None and (isinstance(grace, bool) or not isinstance(grace, int)):
+        problems.append(Problem(f"{prefix}spec.terminationGracePeriodSeconds", "must be an integer"))
+    _list_of_mappings(pod.spec.get("volumes"), f"{prefix}spec.volumes", problems)
+    containers = pod.spec.get("containers")
+    if not isinstance(containers, list) or not containers:
+        problems.append(Problem(f"{prefix}spec.containers", "the pod has no containers"))
+        return problems
+    for i, container in enumerate(containers):
+        where = f"{prefix}spec.containers[{i}]"
+        if not isinstance(container, dict) or not isinstance(container.get("name"), str):
+            problems.append(Problem(where, "must be a mapping with a name"))
+            continue
+        for name in ("volumeMounts", "env"):
+            for j, item in enumerate(_list_of_mappings(container.get(name), f"{where}.{name}", problems)):
+                key = "mountPath" if name == "volumeMounts" else "name"
+                if not isinstance(item.get(key), str):
+                    problems.append(Problem(f"{where}.{name}[{j}].{key}", "must be a string"))
+        if container.get("lifecycle") is not None and not isinstance(container["lifecycle"], dict):
+            problems.append(Problem(f"{where}.lifecycle", "must be a mapping"))
+        for name in ("command", "args"):
+            if container.get(name) is not None and not isinstance(container[name], list):
+                problems.append(Problem(f"{where}.{name}", "must be a list of strings"))
+    return problems

@@ -1,0 +1,187 @@
+"""The HTTP surface: /mutate, /preview, /healthz, /readyz, /metrics. A thin shell around the core."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from webhook.core.plan import plan
+from webhook.core.review import BadRequest, Review, answer
+from webhook.documents import DocumentError, load_objects, parse_json
+from webhook.preview import preview_result
+from webhook.server.runtime import Runtime
+
+admission_log = logging.getLogger("workerguard.admission")
+log = logging.getLogger("workerguard.server")
+
+
+class RequestRefused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _json(body: Any, status: int = 200, close: bool = False) -> Response:
+    headers = {"connection": "close"} if close else None
+    return Response(json.dumps(body, separators=(",", ":")), status, headers, media_type="application/json")
+
+
+async def read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The whole body, refusing more than `limit` bytes before reading them and slow senders after `timeout`."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise RequestRefused(400, "Content-Length is not a number")
+        if int(declared) > limit:
+            raise RequestRefused(413, f"the body is larger than {limit} bytes")
+    chunks, size = [], 0
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise RequestRefused(413, f"the body is larger than {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestRefused(408, f"the body did not arrive within {timeout:g}s") from None
+    return b"".join(chunks)
+
+
+class DrainMiddleware:
+    """While draining, every response says Connection: close so clients stop reusing the connection."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app, self.runtime = app, runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.runtime.draining:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, send_closing)
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        reloader = asyncio.create_task(runtime.reload_forever())
+        yield
+        reloader.cancel()
+
+    app = FastAPI(title="workerguard", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.add_middleware(DrainMiddleware, runtime=runtime)
+    metrics, config = runtime.metrics, runtime.config
+
+    def timed(endpoint: str, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        histogram = metrics.latency.labels(endpoint)
+
+        async def run(request: Request) -> Response:
+            started = time.perf_counter()
+            try:
+                return await handler(request)
+            except RequestRefused as refused:
+                metrics.rejected.labels(str(refused.status)).inc()
+                return _json({"error": refused.message}, refused.status, close=refused.status in (408, 413))
+            finally:
+                histogram.observe(time.perf_counter() - started)
+
+        return run
+
+    async def mutate(request: Request) -> Response:
+        started = time.perf_counter()
+        body = await read_body(request, config.max_body_bytes, config.body_timeout)
+        rules = runtime.rules.rules
+        if rules is None:
+            raise RequestRefused(503, "no valid rules loaded")
+        try:
+            review = answer(parse_json(body), rules, runtime.options)
+        except (DocumentError, BadRequest) as error:
+            raise RequestRefused(400, str(error)) from None
+        _account(runtime, review, time.perf_counter() - started)
+        return _json(review.response)
+
+    async def preview(request: Request) -> Response:
+        body = await read_body(request, config.max_body_bytes, config.body_timeout)
+        rules = runtime.rules.rules
+        if rules is None:
+            raise RequestRefused(503, "no valid rules loaded")
+        try:
+            objects = load_objects(body)
+        except DocumentError as error:
+            raise RequestRefused(400, str(error)) from None
+        namespace = request.query_params.get("namespace")
+        options = runtime.options if namespace is None else dataclasses.replace(runtime.options, namespace=namespace)
+        results = [preview_result(plan(obj, rules, options)) for obj in objects]
+        return _json(results[0] if len(results) == 1 else results)
+
+    async def healthz(request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        detail = _readiness(runtime)
+        return _json(detail, 200 if detail["ready"] else 503)
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_route("/mutate", timed("mutate", mutate), methods=["POST"])
+    app.add_route("/preview", timed("preview", preview), methods=["POST"])
+    app.add_route("/healthz", healthz, methods=["GET"])
+    app.add_route("/readyz", readyz, methods=["GET"])
+    app.add_route("/metrics", metrics_endpoint, methods=["GET"])
+    return app
+
+
+def _readiness(runtime: Runtime) -> dict[str, Any]:
+    rules = runtime.rules
+    certs = runtime.certs
+    rules_detail = {"loaded": rules.rules is not None, "path": rules.path, "error": rules.last_error}
+    cert_detail = None if certs is None else {
+        "serial": f"{certs.current.info.serial:x}",
+        "not_after": certs.current.info.not_after.isoformat(),
+        "error": certs.last_error,
+    }
+    ready = rules.rules is not None and not runtime.draining
+    return {"ready": ready, "draining": runtime.draining, "rules": rules_detail, "certificate": cert_detail}
+
+
+def _account(runtime: Runtime, review: Review, seconds: float) -> None:
+    metrics = runtime.metrics
+    metrics.admissions.labels(review.operation, review.decision).inc()
+    outcome = review.plan
+    if review.decision == "patched" and outcome is not None:
+        metrics.injections.labels(outcome.profile or "").inc()
+        for rule in outcome.rules:
+            metrics.rule_matches.labels(rule).inc()
+    elif review.reasons and review.decision == "allowed":
+        metrics.skips.labels(review.reasons[0]).inc()
+    if outcome is not None and outcome.errors:
+        metrics.invalid.labels("denied" if review.decision == "denied" else "allowed").inc()
+    admission_log.info(
+        "admission",
+        extra={
+            "uid": review.uid,
+            "namespace": review.namespace,
+            "pod": review.name,
+            "operation": review.operation,
+            "decision": review.decision,
+            "reasons": list(review.reasons),
+            "duration_ms": round(seconds * 1000, 3),
+        },
+    )

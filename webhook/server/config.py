@@ -1,0 +1,93 @@
+"""`workerguard serve` options: every flag also read from WORKERGUARD_<NAME>, as a Deployment sets them."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from typing import Any
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ServeConfig:
+    host: str = "0.0.0.0"
+    port: int = 8443
+    tls_cert: str = "certs/tls.crt"
+    tls_key: str = "certs/tls.key"
+    generate_dev_certs: bool = False
+    rules: str | None = None
+    workers: int = 1
+    on_invalid: str = "deny"
+    own_namespace: str = "workerguard"
+    max_body_bytes: int = 3 * MiB
+    body_timeout: float = 10.0
+    reload_interval: float = 2.0
+    drain_seconds: float = 5.0
+    shutdown_timeout: float = 10.0
+    keepalive_timeout: float = 30.0
+    log_format: str = "json"
+    log_level: str = "info"
+
+
+_DEFAULTS = ServeConfig()
+
+# flag, type, help (the default comes from ServeConfig, and WORKERGUARD_<FLAG> overrides that)
+_FLAGS: list[tuple[str, Any, str]] = [
+    ("host", str, "address to listen on"),
+    ("port", int, "TLS port"),
+    ("tls-cert", str, "serving certificate (PEM); reloaded when it changes"),
+    ("tls-key", str, "serving key (PEM); reloaded when it changes"),
+    ("rules", str, "rules file (YAML); reloaded when it changes; default: built-in profiles"),
+    ("workers", int, "worker processes"),
+    ("on-invalid", ["deny", "allow"], "deny an opted-in pod with invalid settings, or admit it untouched"),
+    ("own-namespace", str, "the webhook's own namespace, never mutated"),
+    ("max-body-bytes", int, "largest request body accepted (413 beyond)"),
+    ("body-timeout", float, "seconds allowed to receive a request body"),
+    ("reload-interval", float, "seconds between checks of the certificate and rules files"),
+    ("drain-seconds", float, "after SIGTERM, seconds to keep answering (readyz 503, Connection: close)"),
+    ("shutdown-timeout", float, "after draining, seconds to let in-flight requests finish"),
+    ("keepalive-timeout", float, "seconds an idle keep-alive connection stays open"),
+    ("log-format", ["json", "human"], "one JSON object per line, or text for people"),
+    ("log-level", ["debug", "info", "warning", "error"], "least severe level logged"),
+]
+
+
+def _attr(flag: str) -> str:
+    return flag.replace("-", "_")
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    for flag, kind, help_text in _FLAGS:
+        env = "WORKERGUARD_" + _attr(flag).upper()
+        default = os.environ.get(env, getattr(_DEFAULTS, _attr(flag)))
+        options: dict[str, Any] = {"default": default, "help": f"{help_text} (env {env}; default %(default)s)"}
+        if isinstance(kind, list):
+            options["choices"] = kind
+        else:
+            options["type"] = kind
+        parser.add_argument(f"--{flag}", **options)
+    env = "WORKERGUARD_GENERATE_DEV_CERTS"
+    parser.add_argument(
+        "--generate-dev-certs",
+        action="store_true",
+        default=os.environ.get(env, "") == "true",
+        help=f"write a localhost CA and pair to the --tls-cert/--tls-key paths if they are missing (env {env}=true)",
+    )
+    parser.set_defaults(run=_run_serve)
+
+
+def config_from_args(args: argparse.Namespace) -> ServeConfig:
+    values: dict[str, Any] = {}
+    for flag, kind, _ in _FLAGS:
+        value = getattr(args, _attr(flag))
+        # Values from the environment arrive as text; argparse converts only what came on the command line.
+        values[_attr(flag)] = value if value is None or isinstance(kind, list) else kind(value)
+    return ServeConfig(**values, generate_dev_certs=args.generate_dev_certs)
+
+
+def _run_serve(args: argparse.Namespace, stdin: Any, stdout: Any) -> int:
+    from webhook.server.run import serve
+
+    return serve(config_from_args(args))

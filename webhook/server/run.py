@@ -1,0 +1,136 @@
+"""Running the app under uvicorn: TLS with hot reload, drain on SIGTERM, exit 0, optional worker processes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import ssl
+import time
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+
+from webhook.certs_cli import dev_bundle
+from webhook.server.app import create_app
+from webhook.server.config import ServeConfig
+from webhook.server.logs import configure
+from webhook.server.runtime import Runtime
+from webhook.server.tls import CertStore
+
+log = logging.getLogger("workerguard.server")
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn, but the first SIGTERM drains before stopping, and a drained stop exits 0.
+
+    uvicorn would stop at once and re-raise the signal afterwards (exit code 143); a webhook must
+    instead keep answering while the apiserver notices the endpoint is gone.
+    """
+
+    def __init__(self, config: uvicorn.Config, runtime: Runtime) -> None:
+        super().__init__(config)
+        self.runtime = runtime
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.runtime.draining:
+            log.warning("second signal: stopping now", extra={"event": "forced_stop", "signal": sig})
+            self.should_exit = self.force_exit = True
+            return
+        log.info(
+            f"draining for {self.runtime.config.drain_seconds:g}s before stopping",
+            extra={"event": "drain_started", "signal": sig},
+        )
+        self.runtime.begin_drain()
+
+    async def on_tick(self, counter: int) -> bool:
+        since = self.runtime.draining_since
+        if since is not None and time.monotonic() - since >= self.runtime.config.drain_seconds:
+            self.should_exit = True
+        return await super().on_tick(counter)
+
+
+def ensure_dev_certs(config: ServeConfig) -> None:
+    cert, key = Path(config.tls_cert), Path(config.tls_key)
+    if cert.exists() and key.exists():
+        return
+    bundle = dev_bundle()
+    cert.parent.mkdir(parents=True, exist_ok=True)
+    key.parent.mkdir(parents=True, exist_ok=True)
+    (cert.parent / "ca.crt").write_bytes(bundle.ca_cert)
+    cert.write_bytes(bundle.tls_cert)
+    key.touch(mode=0o600)
+    key.write_bytes(bundle.tls_key)
+    log.info(
+        f"generated a development CA and certificate for localhost: {cert.parent / 'ca.crt'}, {cert}, {key}",
+        extra={"event": "dev_certs_generated"},
+    )
+
+
+def build_server(config: ServeConfig) -> DrainingServer:
+    certs = CertStore(config.tls_cert, config.tls_key)
+    runtime = Runtime(config, certs)
+    uv_config = uvicorn.Config(
+        create_app(runtime),
+        host=config.host,
+        port=config.port,
+        loop="uvloop",
+        http="httptools",
+        ws="none",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        timeout_keep_alive=int(config.keepalive_timeout),
+        timeout_graceful_shutdown=int(config.shutdown_timeout),
+        ssl_context_factory=lambda _config, _default: certs.server_context(),
+    )
+    return DrainingServer(uv_config, runtime)
+
+
+def serve(config: ServeConfig) -> int:
+    configure(config.log_format, config.log_level)
+    if config.generate_dev_certs:
+        ensure_dev_certs(config)
+    try:
+        server = build_server(config)
+    except (OSError, ValueError, ssl.SSLError) as error:
+        log.error(f"cannot load the TLS certificate {config.tls_cert} / {config.tls_key}: {error}", extra={"event": "startup_failed"})
+        return 1
+    if server.runtime.rules.rules is None:
+        log.error(f"cannot start: {server.runtime.rules.last_error}", extra={"event": "startup_failed"})
+        return 1
+    if config.workers <= 1:
+        server.run()
+        return 0
+    return _run_workers(config, server)
+
+
+def _run_workers(config: ServeConfig, server: DrainingServer) -> int:
+    """Fork workers that share one listening socket; the parent relays SIGTERM and waits for them."""
+    sock = server.config.bind_socket()
+    children = []
+    for _ in range(config.workers):
+        pid = os.fork()
+        if pid == 0:
+            worker = build_server(config)
+            worker.run(sockets=[sock])
+            os._exit(0)
+        children.append(pid)
+    sock.close()
+
+    def relay(sig: int, frame: FrameType | None) -> None:
+        for child in children:
+            try:
+                os.kill(child, sig)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, relay)
+    signal.signal(signal.SIGINT, relay)
+    status = 0
+    for child in children:
+        _, code = os.waitpid(child, 0)
+        status = status or os.waitstatus_to_exitcode(code)
+    return 0 if status == 0 else 1
