@@ -1,0 +1,50 @@
+"""Shared helpers: pod builders and validation against the official Kubernetes schemas."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+# The Kubernetes minor whose OpenAPI schemas every mutated object must satisfy (strict: no unknown fields).
+KUBERNETES_VERSION = "1.33"
+
+
+def validate(obj: dict[str, Any]) -> None:
+    """Raise AssertionError with the schema's first complaint when obj is not a valid object."""
+    try:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        path = "/".join(str(part) for part in error.path)
+        raise AssertionError(f"schema: {error.message} at {path}") from None
+
+
+def make_pod(
+    annotations: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+    namespace: str | None = "jobs",
+    **container: Any,
+) -> dict[str, Any]:
+    """An opted-in pod with one container named 'worker'; keyword arguments go into that container."""
+    metadata: dict[str, Any] = {"name": "worker-1", "labels": {"workerguard.io/inject": "true", **(labels or {})}}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata,
+        "spec": {"containers": [{"name": "worker", "image": "registry.example/worker:1.0", **container}]},
+    }
+
+
+@pytest.fixture
+def pod() -> dict[str, Any]:
+    return make_pod()
+
+
+def deep(obj: dict[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(obj)

@@ -1,0 +1,99 @@
+"""The `workerguard` command as a user runs it: a real process, real files, exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonpatch
+import yaml
+
+from tests.conftest import make_pod
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def workerguard(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "webhook", *args], input=stdin, capture_output=True, text=True, timeout=60)
+
+
+def test_preview_json_has_exactly_the_documented_keys_and_a_patch_that_applies(tmp_path: Path) -> None:
+    pod = make_pod({"workerguard.io/profile": "sidekiq"})
+    (tmp_path / "pod.json").write_text(json.dumps(pod))
+    done = workerguard("preview", "-f", str(tmp_path / "pod.json"), "-o", "json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert list(result) == ["allowed", "patch", "object", "explanations", "warnings", "errors"]
+    assert result["allowed"] is True and result["errors"] == [] and result["warnings"] == []
+    assert jsonpatch.apply_patch(pod, result["patch"]) == result["object"]
+    assert {"setting": "safe-to-evict", "value": "false", "source": "profile:sidekiq",
+            "paths": ["/metadata/annotations/cluster-autoscaler.kubernetes.io~1safe-to-evict"]} in result["explanations"]
+
+
+def test_preview_reads_stdin_and_gives_an_array_for_several_documents() -> None:
+    text = yaml.safe_dump_all([make_pod(), make_pod(labels={"workerguard.io/inject": "false"})])
+    done = workerguard("preview", "-f", "-", "-o", "json", stdin=text)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert [bool(r["patch"]) for r in results] == [True, False]
+    assert results[1]["warnings"] == [{"code": "not_opted_in", "message": 'the pod is not labelled workerguard.io/inject: "true"'}]
+
+
+def test_preview_exits_1_when_denied_and_says_why() -> None:
+    done = workerguard("preview", "-f", str(GOLDEN / "invalid-annotations.yaml"), "-o", "json")
+    assert done.returncode == 1
+    result = json.loads(done.stdout)
+    assert result["allowed"] is False and result["patch"] == []
+    assert {"field": "metadata.annotations[workerguard.io/readiness-max-age]",
+            "message": "'abc' is not a duration like 60s or 2m"} in result["errors"]
+
+
+def test_preview_patch_and_diff_outputs() -> None:
+    path = str(GOLDEN / "sidekiq-deployment.yaml")
+    patch = json.loads(workerguard("preview", "-f", path, "-o", "patch").stdout)
+    assert all(op["path"].startswith("/spec/template/") for op in patch)
+    diff = workerguard("preview", "-f", path, "-o", "diff").stdout
+    assert diff.startswith("--- a/Deployment/billing-sidekiq\n+++ b/Deployment/billing-sidekiq\n")
+    assert "+        readinessProbe:\n" in diff
+    assert "# warning (shell_wrapped_command)" in diff
+
+
+def test_the_namespace_flag_stands_for_the_request_namespace() -> None:
+    done = workerguard("preview", "-f", "-", "-n", "kube-system", "-o", "json", stdin=json.dumps(make_pod(namespace=None)))
+    assert json.loads(done.stdout)["warnings"][0]["code"] == "excluded_namespace"
+
+
+def test_unreadable_input_exits_2_with_one_line_on_stderr(tmp_path: Path) -> None:
+    for args, stdin in [(["-f", str(tmp_path / "missing.yaml")], None), (["-f", "-"], "a: [\n"), (["-f", "-"], "")]:
+        done = workerguard("preview", *args, stdin=stdin)
+        assert done.returncode == 2
+        assert done.stdout == ""
+        assert done.stderr.count("\n") == 1 and done.stderr.startswith("workerguard: ")
+
+
+def test_usage_errors_exit_2() -> None:
+    assert workerguard("preview").returncode == 2
+    assert workerguard("preview", "-f", "x", "-o", "xml").returncode == 2
+    assert workerguard().returncode == 2
+
+
+def test_a_bad_rules_file_stops_preview_with_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text("rules: [{name: Bad}]\n")
+    done = workerguard("preview", "-f", str(GOLDEN / "celery-pod.yaml"), "--rules", str(tmp_path / "rules.yaml"))
+    assert done.returncode == 2 and "invalid rules file" in done.stderr
+
+
+def test_rules_check_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text("rules:\n  - name: a\n    set: {probe-period: x, colour: red}\n")
+    done = workerguard("rules", "check", str(tmp_path / "rules.yaml"))
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"{tmp_path / 'rules.yaml'}: rules[0] (a).set.probe-period: 'x' is not a duration like 60s or 2m"
+    assert lines[1].startswith(f"{tmp_path / 'rules.yaml'}: rules[0] (a).set.colour: unknown setting")
+
+
+def test_rules_check_accepts_a_good_file() -> None:
+    done = workerguard("rules", "check", str(GOLDEN / "rules.yaml"))
+    assert (done.returncode, done.stdout.strip()) == (0, f"{GOLDEN / 'rules.yaml'}: ok: 1 profile(s), 2 rule(s)")

@@ -1,0 +1,67 @@
+"""Golden pairs: tests/golden/NAME.yaml -> NAME.yaml.injected, through the core and through the CLI.
+
+The .injected file is what `workerguard preview -o yaml --rules tests/golden/rules.yaml` prints: the
+mutated object, then the skip reason, errors, warnings and explanations as comments. A human reads
+every change to it. WORKERGUARD_UPDATE_GOLDEN=1 rewrites them deliberately; then review `git diff`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import validate
+from webhook.core.plan import plan
+from webhook.documents import load_objects
+from webhook.preview import render
+from webhook.rulesfile import load_rules_file
+
+GOLDEN = Path(__file__).parent / "golden"
+RULES_FILE = GOLDEN / "rules.yaml"
+CASES = sorted(path.stem for path in GOLDEN.glob("*.yaml") if path.name != RULES_FILE.name)
+UPDATE = os.environ.get("WORKERGUARD_UPDATE_GOLDEN") == "1"
+
+
+def expected_text(case: str, actual: str) -> str:
+    golden = GOLDEN / f"{case}.yaml.injected"
+    if UPDATE:
+        golden.write_text(actual)
+    assert golden.exists(), f"{golden.name} is missing: run with WORKERGUARD_UPDATE_GOLDEN=1 and review it"
+    return golden.read_text()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_core_output_matches_the_golden_file(case: str) -> None:
+    rules = load_rules_file(RULES_FILE)
+    [obj] = load_objects((GOLDEN / f"{case}.yaml").read_text())
+    result = plan(obj, rules)
+    actual = render([result], "yaml")
+    expected = expected_text(case, actual)
+    # Objects first (clear diffs of the patch applied), then the whole text (explanations, warnings).
+    assert result.mutated() == yaml.safe_load(expected)
+    assert actual == expected
+    validate(result.mutated())
+    assert plan(result.mutated(), rules).patch == []
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_cli_output_matches_the_golden_file(case: str) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "webhook", "preview", "-f", str(GOLDEN / f"{case}.yaml"), "--rules", str(RULES_FILE), "-o", "yaml"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    golden = (GOLDEN / f"{case}.yaml.injected").read_text()
+    assert completed.stdout == golden
+    assert completed.returncode == (1 if "# error:" in golden else 0), completed.stderr
+
+
+def test_no_golden_file_is_stale() -> None:
+    outputs = {path.name.removesuffix(".yaml.injected") for path in GOLDEN.glob("*.yaml.injected")}
+    assert outputs == set(CASES), "every .injected file needs its input and every input its .injected file"

@@ -1,0 +1,420 @@
+"""plan(): who is opted in, what is injected, how clashes and bad settings are reported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonpointer
+import pytest
+
+from tests.conftest import deep, make_pod, validate
+from webhook.core.plan import Plan, PlanOptions, plan
+from webhook.core.rules import parse_rules
+from webhook.core.types import WARNING_MAX_CHARS, WARNINGS_MAX
+
+
+def injected(obj: dict[str, Any], **kwargs: Any) -> Plan:
+    """Plan obj, and check the result is a valid object that a second plan leaves alone."""
+    result = plan(obj, **kwargs)
+    assert result.allowed, result.errors
+    assert result.patch, result.skip
+    mutated = result.mutated()
+    validate(mutated)
+    assert plan(mutated, **kwargs).patch == []
+    return result
+
+
+def container_of(result: Plan, index: int = 0) -> dict[str, Any]:
+    return result.mutated()["spec"]["containers"][index]
+
+
+def sources(result: Plan) -> dict[str, str]:
+    return {item.setting: item.source for item in result.explanations}
+
+
+# --- who is touched ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("label", [None, "false", "True", "yes", ""])
+def test_pods_without_the_exact_opt_in_label_are_untouched(label: str | None) -> None:
+    pod = make_pod()
+    if label is None:
+        del pod["metadata"]["labels"]["workerguard.io/inject"]
+    else:
+        pod["metadata"]["labels"]["workerguard.io/inject"] = label
+    result = plan(pod)
+    assert (result.allowed, result.patch, result.skip.code if result.skip else None) == (True, [], "not_opted_in")
+
+
+@pytest.mark.parametrize(
+    ("metadata_namespace", "request_namespace", "own", "skipped"),
+    [
+        ("kube-system", None, "workerguard", True),
+        ("kube-public", None, "workerguard", True),
+        ("workerguard", None, "workerguard", True),
+        ("tools", None, "tools", True),
+        (None, "kube-system", "workerguard", True),
+        ("jobs", "kube-system", "workerguard", True),
+        (None, "jobs", "workerguard", False),
+        ("jobs", None, "workerguard", False),
+    ],
+)
+def test_system_and_own_namespaces_are_never_mutated(
+    metadata_namespace: str | None, request_namespace: str | None, own: str, skipped: bool
+) -> None:
+    result = plan(make_pod(namespace=metadata_namespace), options=PlanOptions(namespace=request_namespace, own_namespace=own))
+    assert (result.skip is not None and result.skip.code == "excluded_namespace") is skipped
+    assert (result.patch == []) is skipped
+
+
+def test_windows_pods_are_left_alone_with_a_warning() -> None:
+    pod = make_pod()
+    pod["spec"]["os"] = {"name": "windows"}
+    result = plan(pod)
+    assert result.patch == [] and result.allowed
+    assert [w.code for w in result.warnings] == ["windows_pod"]
+
+
+@pytest.mark.parametrize("kind", ["Service", "ConfigMap", None])
+def test_objects_without_a_pod_are_skipped(kind: str | None) -> None:
+    result = plan({"apiVersion": "v1", "kind": kind, "metadata": {"name": "x"}})
+    assert (result.allowed, result.patch, result.skip.code if result.skip else None) == (True, [], "unsupported_kind")
+
+
+# --- what is injected --------------------------------------------------------------------------------
+
+def test_a_bare_pod_gets_volume_mount_env_probes_grace_and_status() -> None:
+    result = injected(make_pod())
+    mutated = result.mutated()
+    container = mutated["spec"]["containers"][0]
+    assert mutated["spec"]["volumes"] == [{"name": "workerguard-heartbeat", "emptyDir": {"sizeLimit": "1Mi"}}]
+    assert container["volumeMounts"] == [{"name": "workerguard-heartbeat", "mountPath": "/var/run/workerguard"}]
+    assert container["env"] == [{"name": "WORKERGUARD_HEARTBEAT_FILE", "value": "/var/run/workerguard/heartbeat"}]
+    assert {k: container["readinessProbe"][k] for k in ("periodSeconds", "timeoutSeconds", "failureThreshold")} == {
+        "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 1}
+    assert container["livenessProbe"]["failureThreshold"] == 3
+    assert container["startupProbe"]["failureThreshold"] == 30  # 300s / 10s
+    assert "lifecycle" not in container  # prestop-sleep defaults to 0
+    assert mutated["spec"]["terminationGracePeriodSeconds"] == 30
+    annotations = mutated["metadata"]["annotations"]
+    assert annotations["cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"] == "workerguard-heartbeat"
+    assert '"profile":"generic"' in annotations["workerguard.io/status"]
+
+
+def test_only_the_target_container_changes() -> None:
+    pod = make_pod()
+    spec = pod["spec"]
+    spec["containers"].append({"name": "proxy", "image": "envoy"})
+    spec["initContainers"] = [
+        {"name": "migrate", "image": "app"},
+        {"name": "log-shipper", "image": "vector", "restartPolicy": "Always"},
+    ]
+    spec["ephemeralContainers"] = [{"name": "debug", "image": "busybox"}]
+    mutated = injected(pod).mutated()
+    assert mutated["spec"]["containers"][1] == spec["containers"][1]
+    assert mutated["spec"]["initContainers"] == spec["initContainers"]
+    assert mutated["spec"]["ephemeralContainers"] == spec["ephemeralContainers"]
+
+
+@pytest.mark.parametrize(
+    ("annotations", "target", "source"),
+    [
+        ({}, 0, "default (first container)"),
+        ({"kubectl.kubernetes.io/default-container": "sidekiq"}, 1, "annotation:kubectl.kubernetes.io/default-container"),
+        ({"kubectl.kubernetes.io/default-container": "web", "workerguard.io/container": "sidekiq"}, 1,
+         "annotation:workerguard.io/container"),
+    ],
+)
+def test_the_target_container_is_chosen_by_annotation_then_default_container_then_first(
+    annotations: dict[str, str], target: int, source: str
+) -> None:
+    pod = make_pod(annotations)
+    pod["spec"]["containers"] = [{"name": "web", "image": "a"}, {"name": "sidekiq", "image": "b"}]
+    result = injected(pod)
+    assert "readinessProbe" in container_of(result, target)
+    assert "readinessProbe" not in container_of(result, 1 - target)
+    assert sources(result)["container"] == source
+
+
+def test_an_unknown_container_name_is_an_error_naming_the_containers() -> None:
+    result = plan(make_pod({"workerguard.io/container": "sidekik"}))
+    assert not result.allowed
+    assert [(e.field, e.message) for e in result.errors] == [
+        ("metadata.annotations[workerguard.io/container]", "no container named 'sidekik'; containers: worker")
+    ]
+
+
+def test_probes_honour_the_settings() -> None:
+    result = injected(make_pod({"workerguard.io/readiness-max-age": "90s", "workerguard.io/liveness-max-age": "10m",
+                                "workerguard.io/probe-period": "15s", "workerguard.io/startup-timeout": "1m"}))
+    container = container_of(result)
+    assert container["readinessProbe"]["exec"]["command"][2].endswith('test "$a" -le 90')
+    assert container["livenessProbe"]["exec"]["command"][2].endswith('test "$a" -le 600')
+    assert container["startupProbe"]["failureThreshold"] == 4  # ceil(60 / 15)
+    assert {container[p]["periodSeconds"] for p in ("readinessProbe", "livenessProbe", "startupProbe")} == {15}
+
+
+def test_off_switches_leave_out_liveness_and_startup() -> None:
+    container = container_of(injected(make_pod({"workerguard.io/liveness-max-age": "off", "workerguard.io/startup-timeout": "off"})))
+    assert "livenessProbe" not in container and "startupProbe" not in container
+    assert "readinessProbe" in container
+
+
+def test_user_probes_are_kept_with_a_warning_unless_override_is_asked() -> None:
+    own = {"httpGet": {"path": "/health", "port": 8080}}
+    kept = injected(make_pod(readinessProbe=own, livenessProbe=own))
+    assert container_of(kept)["readinessProbe"] == own and container_of(kept)["livenessProbe"] == own
+    assert "startupProbe" in container_of(kept)
+    assert [(w.code, w.message) for w in kept.warnings] == [
+        ("probe_kept", "kept the existing readinessProbe, livenessProbe of 'worker'; override-probes replaces them")]
+    replaced = injected(make_pod({"workerguard.io/override-probes": "true"}, readinessProbe=own))
+    assert "exec" in container_of(replaced)["readinessProbe"]
+    assert replaced.warnings == []
+    assert any(op["op"] == "replace" and op["path"] == "/spec/containers/0/readinessProbe" for op in replaced.patch)
+
+
+def test_prestop_marks_draining_then_sleeps_and_a_users_own_prestop_is_kept() -> None:
+    container = container_of(injected(make_pod({"workerguard.io/prestop-sleep": "7s"}, lifecycle={"postStart": {"exec": {"command": ["true"]}}})))
+    assert container["lifecycle"]["postStart"] == {"exec": {"command": ["true"]}}
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sh", "-c", ': > "/var/run/workerguard/draining"; sleep 7']
+    theirs = {"exec": {"command": ["kill", "-TSTP", "1"]}}
+    result = injected(make_pod({"workerguard.io/prestop-sleep": "7s"}, lifecycle={"preStop": theirs}))
+    assert container_of(result)["lifecycle"]["preStop"] == theirs
+    assert [w.code for w in result.warnings] == ["prestop_kept"]
+
+
+@pytest.mark.parametrize(
+    ("existing", "annotations", "expected", "warned"),
+    [
+        (None, {}, 30, False),  # unset: Kubernetes' 30s, written down
+        (None, {"workerguard.io/shutdown-timeout": "5s"}, 30, False),  # never below the default it already had
+        (None, {"workerguard.io/shutdown-timeout": "600s", "workerguard.io/prestop-sleep": "10s"}, 615, False),
+        (20, {}, 30, True),
+        (120, {}, 120, False),  # never lowered
+    ],
+)
+def test_grace_period_is_shutdown_plus_prestop_plus_margin_and_only_raised(
+    existing: int | None, annotations: dict[str, str], expected: int, warned: bool
+) -> None:
+    pod = make_pod(annotations)
+    if existing is not None:
+        pod["spec"]["terminationGracePeriodSeconds"] = existing
+    result = injected(pod)
+    assert result.mutated()["spec"]["terminationGracePeriodSeconds"] == expected
+    assert ("grace_period_raised" in [w.code for w in result.warnings]) is warned
+
+
+def test_safe_to_evict_false_sets_the_autoscaler_annotation_but_never_overrides_the_users() -> None:
+    mutated = injected(make_pod({"workerguard.io/safe-to-evict": "false"})).mutated()
+    assert mutated["metadata"]["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"
+    theirs = injected(make_pod({"workerguard.io/profile": "sidekiq", "cluster-autoscaler.kubernetes.io/safe-to-evict": "true"}))
+    assert theirs.mutated()["metadata"]["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "true"
+    assert [w.code for w in theirs.warnings] == ["safe_to_evict_kept"]
+
+
+def test_our_volume_joins_an_existing_local_volumes_list() -> None:
+    pod = make_pod({"cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes": "cache, scratch"})
+    mutated = injected(pod).mutated()
+    assert mutated["metadata"]["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"] == (
+        "cache,scratch,workerguard-heartbeat")
+
+
+def test_names_already_taken_are_avoided() -> None:
+    pod = make_pod(volumeMounts=[{"name": "workerguard-heartbeat", "mountPath": "/data"}])
+    pod["spec"]["volumes"] = [{"name": "workerguard-heartbeat", "emptyDir": {}}, {"name": "workerguard-heartbeat-2", "emptyDir": {}}]
+    mutated = injected(pod).mutated()
+    assert mutated["spec"]["volumes"][-1]["name"] == "workerguard-heartbeat-3"
+    assert mutated["spec"]["containers"][0]["volumeMounts"][-1] == {"name": "workerguard-heartbeat-3", "mountPath": "/var/run/workerguard"}
+
+
+@pytest.mark.parametrize(
+    ("container", "field", "fragment"),
+    [
+        ({"volumeMounts": [{"name": "run", "mountPath": "/var/run/workerguard"}]}, "spec.containers[0].volumeMounts[0]",
+         "/var/run/workerguard is already the mount of volume 'run'"),
+        ({"volumeMounts": [{"name": "hb", "mountPath": "/var/run/workerguard/heartbeat"}]}, "spec.containers[0].volumeMounts[0]",
+         "already the mount of volume 'hb'"),
+        ({"env": [{"name": "WORKERGUARD_HEARTBEAT_FILE", "value": "/tmp/x"}]}, "spec.containers[0].env[0]",
+         "WORKERGUARD_HEARTBEAT_FILE is already set"),
+    ],
+)
+def test_real_clashes_are_errors_naming_the_field(container: dict[str, Any], field: str, fragment: str) -> None:
+    pod = make_pod(**container)
+    pod["spec"]["volumes"] = [{"name": "run", "emptyDir": {}}, {"name": "hb", "emptyDir": {}}]
+    result = plan(pod)
+    assert not result.allowed and result.patch == []
+    assert [e.field for e in result.errors] == [field]
+    assert fragment in result.errors[0].message
+
+
+def test_the_same_env_value_already_set_is_not_duplicated() -> None:
+    pod = make_pod(env=[{"name": "WORKERGUARD_HEARTBEAT_FILE", "value": "/var/run/workerguard/heartbeat"}])
+    assert container_of(injected(pod))["env"] == pod["spec"]["containers"][0]["env"]
+
+
+# --- warnings ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("command", "args", "warned"),
+    [
+        (["sh", "-c", "bundle exec sidekiq -t 25"], None, True),
+        (["/bin/sh", "-c", "cd /app && bundle exec sidekiq"], None, True),
+        (["/bin/bash"], ["-c", "bundle exec sidekiq"], True),
+        (["sh", "-c", "exec bundle exec sidekiq -t 25"], None, False),
+        (["sh", "-c", "cd /app && exec celery worker"], None, False),
+        (["bundle", "exec", "sidekiq"], None, False),
+        (None, None, False),
+    ],
+)
+def test_a_shell_wrapped_worker_without_exec_is_warned_about(command: list[str] | None, args: list[str] | None, warned: bool) -> None:
+    container: dict[str, Any] = {}
+    if command:
+        container["command"] = command
+    if args:
+        container["args"] = args
+    result = injected(make_pod(**container))
+    assert ("shell_wrapped_command" in [w.code for w in result.warnings]) is warned
+
+
+def test_warnings_fit_the_apiservers_limits() -> None:
+    pod = make_pod(
+        {"workerguard.io/probe-period": "2s", "workerguard.io/liveness-max-age": "60s", "workerguard.io/prestop-sleep": "1s",
+         "workerguard.io/safe-to-evict": "false", "cluster-autoscaler.kubernetes.io/safe-to-evict": "true"},
+        command=["sh", "-c", "run-worker"],
+        readinessProbe={"exec": {"command": ["true"]}},
+        lifecycle={"preStop": {"exec": {"command": ["true"]}}},
+    )
+    pod["spec"]["terminationGracePeriodSeconds"] = 1
+    result = injected(pod)
+    assert len(result.warnings) >= 6
+    assert len(result.warnings) <= WARNINGS_MAX
+    assert all(len(w.admission_text()) <= WARNING_MAX_CHARS for w in result.warnings)
+
+
+# --- bad settings ----------------------------------------------------------------------------------------
+
+def test_invalid_settings_deny_by_default_with_every_problem() -> None:
+    result = plan(make_pod({"workerguard.io/readiness-max-age": "abc", "workerguard.io/probe-period": "-1"}))
+    assert not result.allowed and result.patch == []
+    assert [e.field for e in result.errors] == [
+        "metadata.annotations[workerguard.io/readiness-max-age]", "metadata.annotations[workerguard.io/probe-period]"]
+
+
+def test_on_invalid_allow_admits_untouched_with_the_errors_as_warnings() -> None:
+    result = plan(make_pod({"workerguard.io/readiness-max-age": "abc"}), options=PlanOptions(on_invalid="allow"))
+    assert result.allowed and result.patch == []
+    assert [w.code for w in result.warnings] == ["invalid_setting"]
+    assert "'abc' is not a duration" in result.warnings[0].message
+
+
+def test_an_unknown_profile_is_an_error() -> None:
+    result = plan(make_pod({"workerguard.io/profile": "resque"}))
+    assert not result.allowed
+    assert result.errors[0].message == "unknown profile 'resque'; known: generic, sidekiq, celery, pubsub"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda p: p["spec"].update(containers=[]), "spec.containers"),
+        (lambda p: p["spec"].update(containers="worker"), "spec.containers"),
+        (lambda p: p["spec"]["containers"][0].update(env={"A": "1"}), "spec.containers[0].env"),
+        (lambda p: p["spec"].update(terminationGracePeriodSeconds="30"), "spec.terminationGracePeriodSeconds"),
+        (lambda p: p["metadata"].update(annotations=["x"]), "metadata.annotations"),
+        (lambda p: p.update(spec="nope"), "spec"),
+    ],
+)
+def test_malformed_pods_are_problems_not_exceptions(mutate: Any, field: str) -> None:
+    pod = make_pod()
+    mutate(pod)
+    result = plan(pod)
+    assert not result.allowed
+    assert field in [e.field for e in result.errors]
+
+
+# --- rules and explanations ------------------------------------------------------------------------------
+
+RULES = parse_rules(
+    {
+        "profiles": {"long-sidekiq": {"base": "sidekiq", "set": {"shutdown-timeout": "10m"}}},
+        "rules": [
+            {"name": "billing", "match": {"namespaces": ["billing"]}, "set": {"profile": "long-sidekiq", "prestop-sleep": "5s"}},
+            {"name": "patient", "match": {"labels": {"tier": "batch"}}, "set": {"readiness-max-age": "2m"}},
+        ],
+    }
+)
+
+
+def test_precedence_is_default_then_profile_then_rules_then_annotations() -> None:
+    pod = make_pod({"workerguard.io/readiness-max-age": "3m"}, labels={"tier": "batch"}, namespace="billing")
+    result = injected(pod, rules=RULES)
+    found = {item.setting: (item.value, item.source) for item in result.explanations}
+    assert found["profile"] == ("long-sidekiq", "rule:billing")
+    assert found["shutdown-timeout"] == ("600s", "profile:long-sidekiq")
+    assert found["safe-to-evict"] == ("false", "profile:long-sidekiq")
+    assert found["prestop-sleep"] == ("5s", "rule:billing")
+    assert found["readiness-max-age"] == ("180s", "annotation:workerguard.io/readiness-max-age")
+    assert found["probe-period"] == ("10s", "profile:long-sidekiq")
+    assert found["override-probes"] == ("false", "default")
+    assert result.rules == ("billing", "patient")
+    assert result.mutated()["spec"]["terminationGracePeriodSeconds"] == 610
+
+
+def test_the_pods_profile_annotation_beats_a_rules_profile() -> None:
+    result = injected(make_pod({"workerguard.io/profile": "celery"}, namespace="billing"), rules=RULES)
+    assert result.profile == "celery"
+    assert sources(result)["profile"] == "annotation:workerguard.io/profile"
+
+
+def test_every_injected_value_is_explained_and_every_explanation_points_into_the_object() -> None:
+    result = injected(make_pod({"workerguard.io/prestop-sleep": "5s", "workerguard.io/safe-to-evict": "false"}))
+    mutated = result.mutated()
+    explained = {path for item in result.explanations for path in item.paths}
+    for path in explained:
+        jsonpointer.resolve_pointer(mutated, path)  # raises when the pointer does not exist
+    status = "/metadata/annotations/workerguard.io~1status"
+    for op in result.patch:
+        if op["path"] != status:
+            # an op that adds a whole list or map is explained through the element it carries
+            assert any(path == op["path"] or path.startswith(op["path"] + "/") for path in explained), op["path"]
+
+
+WORKLOADS = {
+    "Deployment": ("apps/v1", ("spec", "template")),
+    "StatefulSet": ("apps/v1", ("spec", "template")),
+    "DaemonSet": ("apps/v1", ("spec", "template")),
+    "ReplicaSet": ("apps/v1", ("spec", "template")),
+    "Job": ("batch/v1", ("spec", "template")),
+    "CronJob": ("batch/v1", ("spec", "jobTemplate", "spec", "template")),
+}
+
+
+@pytest.mark.parametrize("kind", list(WORKLOADS))
+def test_workloads_are_patched_at_their_pod_template(kind: str) -> None:
+    api_version, path = WORKLOADS[kind]
+    pod = make_pod({"workerguard.io/profile": "sidekiq"})
+    template = {"metadata": {"labels": pod["metadata"]["labels"], "annotations": pod["metadata"]["annotations"]}, "spec": pod["spec"]}
+    if kind == "Job" or kind == "CronJob":
+        template["spec"]["restartPolicy"] = "Never"
+    node: dict[str, Any] = {"template": template}
+    if kind == "CronJob":
+        node = {"schedule": "*/5 * * * *", "jobTemplate": {"spec": node}}
+    elif kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
+        node["selector"] = {"matchLabels": {"workerguard.io/inject": "true"}}
+    workload = {"apiVersion": api_version, "kind": kind, "metadata": {"name": "w", "namespace": "jobs"}, "spec": node}
+    result = injected(workload)
+    prefix = "".join(f"/{key}" for key in path)
+    assert all(op["path"].startswith(prefix + "/") for op in result.patch)
+    assert result.profile == "sidekiq"
+
+
+def test_the_template_label_decides_not_the_workloads_own() -> None:
+    workload = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w", "labels": {"workerguard.io/inject": "true"}},
+                "spec": {"template": {"metadata": {"labels": {}}, "spec": {"containers": [{"name": "a", "image": "b"}]}}}}
+    assert plan(workload).skip.code == "not_opted_in"  # type: ignore[union-attr]
+
+
+def test_planning_does_not_modify_its_input() -> None:
+    pod = make_pod({"workerguard.io/prestop-sleep": "5s"})
+    before = deep(pod)
+    injected(pod)
+    assert pod == before

@@ -1,0 +1,165 @@
+"""The injected probe commands, run for real in dash, bash and busybox sh against real heartbeat files.
+
+The commands come from plan() itself, so what is tested is exactly what a pod would get.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_pod
+from webhook.core.plan import plan
+
+READINESS, LIVENESS = 60, 300
+
+
+def _busybox_only_path() -> str:
+    """A directory holding only busybox applets, so cat/date/stat/rm are busybox's own (as on Alpine)."""
+    busybox = shutil.which("busybox")
+    assert busybox, "busybox is not installed: apt-get install busybox (.ci/run and make test install it)"
+    directory = tempfile.mkdtemp(prefix="wg-busybox-")
+    subprocess.run([busybox, "--install", "-s", directory], check=True)
+    return directory
+
+
+SHELLS = ["dash", "bash", "busybox"]
+
+
+@pytest.fixture(scope="module")
+def busybox_path() -> str:
+    return _busybox_only_path()
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    directory = Path(tempfile.mkdtemp(prefix="wg-probe-"))
+    yield directory
+    shutil.rmtree(directory)
+
+
+def probe_commands(directory: Path, heartbeat_format: str) -> dict[str, list[str]]:
+    """name -> argv of every injected exec command (probes and preStop) for a heartbeat in directory."""
+    pod = make_pod(
+        {
+            "workerguard.io/heartbeat-path": f"{directory}/heartbeat",
+            "workerguard.io/heartbeat-format": heartbeat_format,
+            "workerguard.io/prestop-sleep": "1s",
+        }
+    )
+    container = plan(pod).mutated()["spec"]["containers"][0]
+    commands = {name: container[f"{name}Probe"]["exec"]["command"] for name in ("startup", "readiness", "liveness")}
+    commands["preStop"] = container["lifecycle"]["preStop"]["exec"]["command"]
+    for argv in commands.values():
+        assert argv[:2] == ["sh", "-c"] and len(argv) == 3
+    return commands
+
+
+def run(shell: str, argv: list[str], busybox_path: str) -> int:
+    script = argv[2]
+    if shell == "busybox":
+        busybox = shutil.which("busybox")
+        assert busybox is not None
+        result = subprocess.run([busybox, "sh", "-c", script], env={"PATH": busybox_path}, capture_output=True, timeout=10)
+    else:
+        result = subprocess.run([shell, "-c", script], env={"PATH": os.environ["PATH"]}, capture_output=True, timeout=10)
+    return result.returncode
+
+
+def write_unix(file: Path, content: str) -> None:
+    file.write_text(content)
+
+
+def now() -> int:
+    return int(time.time())
+
+
+# state -> (content writer for the unix format, expected exit code of startup, readiness, liveness)
+UNIX_CASES = {
+    "fresh": (lambda: f"{now()}", (0, 0, 0)),
+    "fresh with newline": (lambda: f"{now()}\n", (0, 0, 0)),
+    "stale for readiness only": (lambda: f"{now() - READINESS - 30}", (1, 1, 0)),
+    "stale for both": (lambda: f"{now() - LIVENESS - 30}", (1, 1, 1)),
+    "empty": (lambda: "", (1, 1, 1)),
+    "garbage": (lambda: "not a time", (1, 1, 1)),
+    "digits then garbage": (lambda: f"{now()}x", (1, 1, 1)),
+    "negative": (lambda: f"-{now()}", (1, 1, 1)),
+    "leading zero (octal in bash)": (lambda: f"0{now()}", (1, 1, 1)),
+    "eleven digits": (lambda: "99999999999", (1, 1, 1)),
+    "from the future": (lambda: f"{now() + 3600}", (1, 1, 1)),
+    "spaces": (lambda: f" {now()} ", (1, 1, 1)),
+}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("state", list(UNIX_CASES))
+def test_unix_heartbeat(shell: str, state: str, workdir: Path, busybox_path: str) -> None:
+    commands = probe_commands(workdir, "unix")
+    content, expected = UNIX_CASES[state]
+    write_unix(workdir / "heartbeat", content())
+    got = tuple(run(shell, commands[name], busybox_path) for name in ("startup", "readiness", "liveness"))
+    assert got == expected
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("heartbeat_format", ["unix", "mtime"])
+def test_a_missing_heartbeat_fails_every_probe(shell: str, heartbeat_format: str, workdir: Path, busybox_path: str) -> None:
+    commands = probe_commands(workdir, heartbeat_format)
+    assert [run(shell, commands[name], busybox_path) for name in ("startup", "readiness", "liveness")] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("heartbeat_format", ["unix", "mtime"])
+def test_a_directory_where_the_heartbeat_should_be_fails(shell: str, heartbeat_format: str, workdir: Path, busybox_path: str) -> None:
+    commands = probe_commands(workdir, heartbeat_format)
+    (workdir / "heartbeat").mkdir()
+    os.utime(workdir / "heartbeat", (0, 0))
+    assert run(shell, commands["readiness"], busybox_path) == 1
+
+
+MTIME_CASES = {
+    "touched now": (0, (0, 0, 0)),
+    "stale for readiness only": (READINESS + 30, (1, 1, 0)),
+    "stale for both": (LIVENESS + 30, (1, 1, 1)),
+    "from the future": (-3600, (1, 1, 1)),
+}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("state", list(MTIME_CASES))
+def test_mtime_heartbeat_ignores_content(shell: str, state: str, workdir: Path, busybox_path: str) -> None:
+    commands = probe_commands(workdir, "mtime")
+    age, expected = MTIME_CASES[state]
+    file = workdir / "heartbeat"
+    file.write_text("")  # `touch` leaves an empty file; with mtime only the modification time counts
+    stamp = now() - age
+    os.utime(file, (stamp, stamp))
+    assert tuple(run(shell, commands[name], busybox_path) for name in ("startup", "readiness", "liveness")) == expected
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_draining_fails_readiness_only_and_a_new_container_clears_it(shell: str, workdir: Path, busybox_path: str) -> None:
+    commands = probe_commands(workdir, "unix")
+    write_unix(workdir / "heartbeat", str(now()))
+    assert run(shell, commands["preStop"], busybox_path) == 0
+    assert (workdir / "draining").exists()
+    assert run(shell, commands["readiness"], busybox_path) == 1
+    assert run(shell, commands["liveness"], busybox_path) == 0
+    # After a liveness restart the emptyDir still holds the marker: the startup probe removes it.
+    assert run(shell, commands["startup"], busybox_path) == 0
+    assert not (workdir / "draining").exists()
+    assert run(shell, commands["readiness"], busybox_path) == 0
+
+
+def test_prestop_sleeps_for_the_configured_time(workdir: Path, busybox_path: str) -> None:
+    commands = probe_commands(workdir, "unix")
+    started = time.monotonic()
+    assert run("dash", commands["preStop"], busybox_path) == 0
+    assert time.monotonic() - started >= 1.0

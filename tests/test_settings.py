@@ -1,0 +1,147 @@
+"""Parsing setting values and the cross-setting checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from webhook.core.settings import (
+    Layer,
+    SettingError,
+    check_relations,
+    parse_bool,
+    parse_duration,
+    parse_heartbeat_format,
+    parse_heartbeat_path,
+    parse_optional_duration,
+    resolve,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90), ("90s", 90), ("2m", 120), ("1h30m", 5400), ("1h", 3600), ("1m5s", 65), ("0", 0), ("24h", 86400)],
+)
+def test_durations_parse_to_whole_seconds(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("abc", "'abc' is not a duration like 60s or 2m"),
+        ("", "'' is not a duration like 60s or 2m"),
+        ("1.5s", "'1.5s' is not a whole number of seconds"),
+        ("500ms", "'500ms' is not a whole number of seconds"),
+        ("-5s", "'-5s' is not a duration like 60s or 2m"),
+        ("5 s", "'5 s' is not a duration like 60s or 2m"),
+        ("2m1h", "'2m1h' is not a duration like 60s or 2m"),
+        ("25h", "'25h' is longer than the maximum of 24h"),
+    ],
+)
+def test_bad_durations_say_what_was_expected(text: str, message: str) -> None:
+    with pytest.raises(SettingError) as caught:
+        parse_duration(text)
+    assert str(caught.value) == message
+
+
+def test_off_is_only_accepted_where_a_setting_can_be_switched_off() -> None:
+    assert parse_optional_duration("off") is None
+    assert parse_optional_duration("5m") == 300
+    with pytest.raises(SettingError):
+        parse_duration("off")
+
+
+@pytest.mark.parametrize(("text", "value"), [("true", True), ("false", False)])
+def test_booleans_are_the_two_strings(text: str, value: bool) -> None:
+    assert parse_bool(text) is value
+
+
+@pytest.mark.parametrize("text", ["True", "yes", "1", ""])
+def test_other_boolean_spellings_are_refused(text: str) -> None:
+    with pytest.raises(SettingError, match='is not "true" or "false"'):
+        parse_bool(text)
+
+
+def test_heartbeat_format_is_unix_or_mtime() -> None:
+    assert parse_heartbeat_format("mtime") == "mtime"
+    with pytest.raises(SettingError, match="use unix or mtime"):
+        parse_heartbeat_format("json")
+
+
+@pytest.mark.parametrize("path", ["/var/run/workerguard/heartbeat", "/tmp/hb", "/a/b.c/d_e-f"])
+def test_safe_absolute_paths_are_accepted(path: str) -> None:
+    assert parse_heartbeat_path(path) == path
+
+
+@pytest.mark.parametrize(
+    ("path", "fragment"),
+    [
+        ("relative/hb", "not an absolute path"),
+        ("/tmp/a b", "may only contain"),
+        ('/tmp/"hb', "may only contain"),
+        ("/tmp/$(reboot)", "may only contain"),
+        ("/tmp/a;rm", "may only contain"),
+        ("/tmp/`id`", "may only contain"),
+        ("/tmp/../etc/hb", "not a normalized path"),
+        ("/tmp//hb", "not a normalized path"),
+        ("/tmp/hb/", "not a normalized path"),
+        ("/hb", "must be inside a directory"),
+        ("/var/run/draining", "clashes with the draining marker"),
+    ],
+)
+def test_unsafe_or_unusable_paths_are_refused(path: str, fragment: str) -> None:
+    with pytest.raises(SettingError, match=fragment.replace("$", r"\$")):
+        parse_heartbeat_path(path)
+
+
+def test_later_layers_win_and_sources_are_kept() -> None:
+    resolved = resolve(
+        [
+            Layer("profile:sidekiq", {"readiness-max-age": 60, "shutdown-timeout": 25}),
+            Layer("rule:billing", {"shutdown-timeout": 600}),
+            Layer("annotation:workerguard.io/{key}", {"readiness-max-age": 90}),
+        ]
+    )
+    assert resolved["readiness-max-age"] == 90
+    assert resolved.sources["readiness-max-age"] == "annotation:workerguard.io/readiness-max-age"
+    assert resolved["shutdown-timeout"] == 600
+    assert resolved.sources["shutdown-timeout"] == "rule:billing"
+    assert resolved.sources["probe-period"] == "default"
+
+
+def test_liveness_defaults_to_five_times_readiness_wherever_readiness_came_from() -> None:
+    assert resolve([])["liveness-max-age"] == 300
+    assert resolve([Layer("rule:x", {"readiness-max-age": 120})])["liveness-max-age"] == 600
+    assert resolve([Layer("rule:x", {"liveness-max-age": None})])["liveness-max-age"] is None
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "fragment"),
+    [
+        ({"probe-period": 40}, "origin of probe-period", "at least twice the probe period"),
+        ({"readiness-max-age": 15}, "origin of readiness-max-age", "at least twice the probe period"),
+        ({"liveness-max-age": 30}, "origin of liveness-max-age", "at least the readiness max age"),
+        ({"startup-timeout": 5}, "origin of startup-timeout", "at least the probe period"),
+        ({"probe-period": 0, "readiness-max-age": 60}, "origin of probe-period", "at least 1s"),
+    ],
+)
+def test_relations_blame_the_setting_the_user_changed(values: dict[str, int], field: str, fragment: str) -> None:
+    origin = {key: f"origin of {key}" for key in values}
+    problems, _ = check_relations(resolve([Layer("annotation:workerguard.io/{key}", values, origin)]))
+    assert [(p.field, fragment in p.message) for p in problems][:1] == [(field, True)]
+
+
+@pytest.mark.parametrize(
+    ("values", "code"),
+    [({"probe-period": 3, "readiness-max-age": 60}, "probe_period_costly"), ({"liveness-max-age": 60}, "liveness_equals_readiness")],
+)
+def test_legal_but_unwise_combinations_warn(values: dict[str, int], code: str) -> None:
+    problems, warnings = check_relations(resolve([Layer("rule:x", values)]))
+    assert problems == []
+    assert [warning.code for warning in warnings] == [code]
+
+
+def test_the_settings_digest_changes_with_any_value() -> None:
+    base = resolve([]).digest()
+    assert resolve([]).digest() == base
+    assert resolve([Layer("rule:x", {"prestop-sleep": 1})]).digest() != base
