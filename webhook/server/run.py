@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
+import socket
 import ssl
 import time
 from pathlib import Path
+from collections.abc import Iterable
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
@@ -44,11 +48,39 @@ class DrainingServer(uvicorn.Server):
         )
         self.runtime.begin_drain()
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Stop accepting, let in-flight requests finish and flush, then abort what is left.
+
+        uvicorn's own shutdown waits for each TLS connection to complete its close_notify exchange, so
+        one idle keep-alive peer that never answers holds the process for the whole grace period.
+        """
+        log.info("shutting down", extra={"event": "shutdown"})
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        connections = self.server_state.connections
+        for connection in list(connections):
+            connection.shutdown()
+        deadline = time.monotonic() + self.config.timeout_graceful_shutdown
+        while (self.server_state.tasks or _unflushed(connections)) and time.monotonic() < deadline and not self.force_exit:
+            await asyncio.sleep(0.02)
+        for connection in list(connections):
+            connection.transport.abort()
+        for task in self.server_state.tasks:
+            task.cancel(msg="shutdown timeout exceeded")
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+
     async def on_tick(self, counter: int) -> bool:
         since = self.runtime.draining_since
         if since is not None and time.monotonic() - since >= self.runtime.config.drain_seconds:
             self.should_exit = True
         return await super().on_tick(counter)
+
+
+def _unflushed(connections: Iterable[Any]) -> bool:
+    return any(connection.transport.get_write_buffer_size() for connection in connections)
 
 
 def ensure_dev_certs(config: ServeConfig) -> None:

@@ -1,0 +1,126 @@
+"""Start the real webhook (a subprocess, real TLS, an ephemeral loopback port) and talk to it over HTTPS."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from webhook.certs import DEV_SANS, make_bundle
+
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], timeout: float = 10.0, interval: float = 0.02) -> T:
+    """Poll until check() returns something truthy; the tests never sleep where they can poll."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = check()
+            if value:
+                return value
+        except (OSError, httpx.HTTPError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_pair(directory: Path, name: str = "tls") -> tuple[Path, Path, Path]:
+    bundle = make_bundle("localhost", DEV_SANS)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = directory / "ca.crt", directory / f"{name}.crt", directory / f"{name}.key"
+    for path, data in zip(paths, (bundle.ca_cert, bundle.tls_cert, bundle.tls_key)):
+        path.write_bytes(data)
+    return paths
+
+
+class Server:
+    def __init__(self, workdir: Path, *args: str, cert_dir: Path | None = None) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        cert_dir = cert_dir or workdir / "certs"
+        if not (cert_dir / "tls.crt").exists():
+            write_pair(cert_dir)
+        self.ca = cert_dir / "ca.crt"
+        self.log_path = workdir / f"server-{self.port}.log"
+        self.argv = [
+            sys.executable, "-m", "webhook", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+            "--tls-cert", str(cert_dir / "tls.crt"), "--tls-key", str(cert_dir / "tls.key"),
+            "--reload-interval", "0.2", "--drain-seconds", "1", "--log-format", "json", *args,
+        ]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca))
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, verify=self.ssl_context(), timeout=10, **kwargs)
+
+    def start(self) -> Server:
+        log = self.log_path.open("wb")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.workdir)
+        with self.client() as client:
+            wait_until(lambda: self._alive() and client.get("/healthz").status_code == 200, timeout=20)
+        return self
+
+    def _alive(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"server exited {self.process.returncode}:\n{self.log()}")
+        return True
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def terminate(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float = 20) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def review(obj: dict[str, Any], uid: str = "uid-1", operation: str = "CREATE", namespace: str = "jobs") -> dict[str, Any]:
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": uid, "operation": operation, "namespace": namespace,
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "object": obj,
+        },
+    }

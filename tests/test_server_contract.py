@@ -1,0 +1,268 @@
+"""The real server over real TLS: the AdmissionReview contract, bad input, limits, TLS versions, metrics."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import jsonpatch
+import pytest
+import yaml
+
+from tests.conftest import make_pod, validate
+from tests.serverproc import Server, review
+
+GOLDEN = Path(__file__).parent / "golden"
+LIMIT = 256 * 1024
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with Server(tmp_path_factory.mktemp("contract"), "--max-body-bytes", str(LIMIT), "--body-timeout", "1") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(server: Server) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
+
+
+def mutate(client: httpx.Client, body: object) -> httpx.Response:
+    return client.post("/mutate", content=json.dumps(body), headers={"content-type": "application/json"})
+
+
+def test_an_opted_in_pod_gets_a_patch_that_applies_and_validates(client: httpx.Client) -> None:
+    pod = make_pod({"workerguard.io/profile": "sidekiq"}, namespace=None)
+    answer = mutate(client, review(pod, uid="e2e-1"))
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["apiVersion"], body["kind"]) == ("admission.k8s.io/v1", "AdmissionReview")
+    response = body["response"]
+    assert response["uid"] == "e2e-1" and response["allowed"] is True and response["patchType"] == "JSONPatch"
+    assert set(response) == {"uid", "allowed", "patchType", "patch"}
+    patched = jsonpatch.apply_patch(pod, json.loads(base64.b64decode(response["patch"])))
+    validate(patched)
+    again = mutate(client, review(patched, uid="e2e-2")).json()["response"]
+    assert again == {"uid": "e2e-2", "allowed": True}
+
+
+@pytest.mark.parametrize("case", ["celery-pod", "native-sidecar", "not-opted-in"])
+def test_golden_pods_through_mutate_match_the_golden_objects(client: httpx.Client, case: str) -> None:
+    # The goldens were planned with tests/golden/rules.yaml; these cases match no rule, except the
+    # celery pod's readiness rule, which is why that one is compared without its probes' max age.
+    pod = yaml.safe_load((GOLDEN / f"{case}.yaml").read_text())
+    expected = yaml.safe_load((GOLDEN / f"{case}.yaml.injected").read_text())
+    response = mutate(client, review(pod, namespace=pod["metadata"]["namespace"])).json()["response"]
+    patch = json.loads(base64.b64decode(response["patch"])) if "patch" in response else []
+    got = jsonpatch.apply_patch(pod, patch)
+    if case == "celery-pod":
+        assert got["spec"]["containers"][1]["readinessProbe"]["exec"]["command"][2].endswith("-le 60")
+        assert got["spec"]["volumes"] == expected["spec"]["volumes"]
+        assert got["spec"]["terminationGracePeriodSeconds"] == expected["spec"]["terminationGracePeriodSeconds"]
+    else:
+        assert got == expected
+
+
+def test_warnings_and_denials_have_their_fields(client: httpx.Client) -> None:
+    warned = mutate(client, review(make_pod({"workerguard.io/probe-period": "3s"}, namespace=None))).json()["response"]
+    assert warned["warnings"] == ["workerguard probe_period_costly: probe period 3s: exec probes cost node CPU, 10s is typical"]
+    denied = mutate(client, review(make_pod({"workerguard.io/readiness-max-age": "abc"}, namespace=None))).json()["response"]
+    assert denied["allowed"] is False and "patch" not in denied
+    assert denied["status"] == {
+        "code": 400,
+        "message": "workerguard: metadata.annotations[workerguard.io/readiness-max-age]: 'abc' is not a duration like 60s or 2m",
+    }
+
+
+@pytest.mark.parametrize("operation", ["UPDATE", "DELETE", "CONNECT"])
+def test_only_create_mutates(client: httpx.Client, operation: str) -> None:
+    response = mutate(client, review(make_pod(), uid="op", operation=operation)).json()["response"]
+    assert response == {"uid": "op", "allowed": True}
+
+
+def test_dry_run_requests_are_answered_like_real_ones(client: httpx.Client) -> None:
+    body = review(make_pod(namespace=None), uid="dry")
+    real = mutate(client, body).json()
+    body["request"]["dryRun"] = True
+    assert mutate(client, body).json() == real
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"not json", "not valid JSON"),
+        (b"", "not valid JSON"),
+        (b"[1, 2]", "the body is not a JSON object"),
+        (json.dumps({"apiVersion": "v1", "kind": "Pod"}).encode(), "expected apiVersion admission.k8s.io/v1"),
+        (json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}).encode(), "request is missing"),
+        (json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"operation": "CREATE"}}).encode(),
+         "request.uid is missing"),
+        (json.dumps(review("a pod")).encode(), "request.object is not an object"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b"\xff\xfe{}", "not valid JSON"),
+    ],
+)
+def test_malformed_requests_get_400_with_a_reason(client: httpx.Client, content: bytes, fragment: str) -> None:
+    answer = client.post("/mutate", content=content, headers={"content-type": "application/json"})
+    assert answer.status_code == 400
+    assert fragment in answer.json()["error"]
+
+
+def test_a_declared_oversized_body_gets_413_before_it_is_sent(server: Server) -> None:
+    """Headers promise 10 MiB, then nothing is sent: the answer must come without waiting for the body."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+        with server.ssl_context().wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(b"POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: 10485760\r\n\r\n")
+            started = time.monotonic()
+            head = tls.recv(4096)
+            assert head.startswith(b"HTTP/1.1 413 "), head
+            assert b"connection: close" in head.lower()
+            assert time.monotonic() - started < 2
+
+
+def test_a_chunked_body_over_the_limit_gets_413(client: httpx.Client) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(LIMIT // 4096 + 2):
+            yield b" " * 4096
+
+    answer = client.post("/mutate", content=chunks(), headers={"content-type": "application/json"})
+    assert answer.status_code == 413
+    assert answer.json() == {"error": f"the body is larger than {LIMIT} bytes"}
+
+
+def test_a_body_that_trickles_in_is_cut_off(server: Server) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+        with server.ssl_context().wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(b"POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{")
+            started = time.monotonic()
+            tls.settimeout(5)
+            head = tls.recv(4096)
+            assert head.startswith(b"HTTP/1.1 408 "), head
+            assert 0.8 < time.monotonic() - started < 4
+
+
+def _client_context(ca: Path, version: ssl.TLSVersion) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(ca))
+    if version < ssl.TLSVersion.TLSv1_2:
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")  # let the client really offer the old protocol
+    context.minimum_version = context.maximum_version = version
+    return context
+
+
+def _handshake(port: int, context: ssl.SSLContext) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            return str(tls.version())
+
+
+def _permissive_tls_server(cert_dir: Path) -> int:
+    """A stdlib TLS server that still speaks TLS 1.0/1.1: the control that shows our client can."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    context.minimum_version = ssl.TLSVersion.TLSv1
+    context.load_cert_chain(cert_dir / "tls.crt", cert_dir / "tls.key")
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def accept_one() -> None:
+        connection, _ = listener.accept()
+        with contextlib.suppress(OSError), context.wrap_socket(connection, server_side=True) as tls:
+            tls.recv(1)
+        listener.close()
+
+    threading.Thread(target=accept_one, daemon=True).start()
+    return int(listener.getsockname()[1])
+
+
+def test_tls_1_2_and_1_3_are_served(server: Server) -> None:
+    assert _handshake(server.port, _client_context(server.ca, ssl.TLSVersion.TLSv1_3)) == "TLSv1.3"
+    assert _handshake(server.port, _client_context(server.ca, ssl.TLSVersion.TLSv1_2)) == "TLSv1.2"
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_1, ssl.TLSVersion.TLSv1], ids=["TLSv1.1", "TLSv1.0"])
+def test_tls_below_1_2_is_refused_by_the_server(server: Server, version: ssl.TLSVersion) -> None:
+    control_port = _permissive_tls_server(server.ca.parent)
+    assert _handshake(control_port, _client_context(server.ca, version)) == version.name.replace("_", ".").replace("TLSv1.0", "TLSv1")
+    with pytest.raises(ssl.SSLError):
+        _handshake(server.port, _client_context(server.ca, version))
+
+
+def test_plaintext_http_on_the_tls_port_gets_no_http_answer(server: Server) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+        raw.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        try:
+            reply = raw.recv(4096)
+        except ConnectionResetError:
+            reply = b""
+    assert not reply.startswith(b"HTTP/")
+
+
+def test_health_and_readiness(client: httpx.Client) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    detail = ready.json()
+    assert detail["ready"] is True and detail["draining"] is False
+    assert detail["rules"] == {"loaded": True, "path": None, "error": None}
+    assert detail["certificate"]["error"] is None
+
+
+def test_preview_endpoint_takes_yaml_or_json_and_answers_like_the_cli(client: httpx.Client) -> None:
+    text = (GOLDEN / "sidekiq-deployment.yaml").read_text()
+    answer = client.post("/preview", content=text, headers={"content-type": "application/yaml"})
+    assert answer.status_code == 200
+    result = answer.json()
+    assert list(result) == ["allowed", "patch", "object", "explanations", "warnings", "errors"]
+    assert all(op["path"].startswith("/spec/template/") for op in result["patch"])
+    both = client.post("/preview", content=json.dumps([make_pod(), make_pod()]), headers={"content-type": "application/json"})
+    assert isinstance(both.json(), list) and len(both.json()) == 2
+    bad = client.post("/preview", content="a: &x 1\nb: *x\n", headers={"content-type": "application/yaml"})
+    assert bad.status_code == 400 and "aliases" in bad.json()["error"]
+
+
+def test_preview_is_bounded_like_mutate(client: httpx.Client) -> None:
+    answer = client.post("/preview", content=b"#" * (LIMIT + 1), headers={"content-type": "application/yaml"})
+    assert answer.status_code == 413
+
+
+def test_metrics_count_what_happened(client: httpx.Client) -> None:
+    mutate(client, review(make_pod({"workerguard.io/profile": "celery"}, namespace=None)))
+    mutate(client, review(make_pod(labels={"workerguard.io/inject": "false"})))
+    client.post("/mutate", content=b"{", headers={"content-type": "application/json"})
+    text = client.get("/metrics").text
+    samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line and not line.startswith("#")}
+    assert samples['workerguard_injections_total{profile="celery"}'] >= 1
+    assert samples['workerguard_skips_total{reason="not_opted_in"}'] >= 1
+    assert samples['workerguard_rejected_requests_total{status="400"}'] >= 1
+    assert samples['workerguard_admission_requests_total{decision="patched",operation="CREATE"}'] >= 1
+    assert samples['workerguard_validation_failures_total{action="denied"}'] >= 1
+    assert samples["workerguard_certificate_expiry_timestamp_seconds"] > time.time()
+    for bucket in ("0.005", "0.025", "0.1"):
+        assert f'workerguard_request_duration_seconds_bucket{{endpoint="mutate",le="{bucket}"}}' in samples
+    assert samples['workerguard_rules_reloads_total{outcome="unchanged"}'] >= 1
+
+
+def test_no_request_above_produced_a_5xx_or_a_traceback(server: Server, client: httpx.Client) -> None:
+    text = client.get("/metrics").text
+    assert 'status="5' not in text
+    assert "Traceback" not in server.log()
+
+
+def test_one_json_log_line_per_admission(server: Server, client: httpx.Client) -> None:
+    mutate(client, review(make_pod(namespace=None), uid="log-me"))
+    lines = [json.loads(line) for line in server.log().splitlines() if '"log-me"' in line]
+    assert len(lines) == 1
+    line = lines[0]
+    assert {k: line[k] for k in ("uid", "namespace", "pod", "operation", "decision")} == {
+        "uid": "log-me", "namespace": "jobs", "pod": "worker-1", "operation": "CREATE", "decision": "patched"}
+    assert isinstance(line["duration_ms"], float) and line["reasons"] == []
