@@ -185,13 +185,13 @@ def test_sigterm_drains_finishes_in_flight_requests_and_exits_0(tmp_path: Path) 
         slow.sendall(body[100:])
         slow.settimeout(5)
         reply = read_until_closed(slow)
-        assert reply.startswith("HTTP/1.1 200") and '"uid":"in-flight"' in reply and '"patch"' in reply
+        assert reply.startswith("HTTP/1.1 200") and '"uid":"in-flight"' in reply and '"patch"' in reply, (reply, server.log())
         assert "connection: close" in reply.lower()
-        assert server.wait(20) == 0
+        assert server.wait(20) == 0, server.log()
         elapsed = time.monotonic() - signalled
         idle.close()
         slow.close()
-    assert 2 <= elapsed < 2 + 8, elapsed
+    assert 2 <= elapsed < 2 + 8, (elapsed, server.log())
     assert "drain_started" in server.log() and "Traceback" not in server.log()
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 import yaml
 
 from webhook.core.types import JSONObject
@@ -37,11 +37,11 @@ def parse_yaml_all(text: str) -> list[Any]:
 
 def parse_json(text: str | bytes) -> Any:
     try:
-        return json.loads(text)
-    except (ValueError, UnicodeDecodeError) as error:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        if str(error).startswith("depth limit exceeded"):
+            raise DocumentError("the document is nested too deeply") from None
         raise DocumentError(f"not valid JSON: {error}") from None
-    except RecursionError:
-        raise DocumentError("the document is nested too deeply") from None
 
 
 def load_objects(text: str | bytes, max_documents: int = DEFAULT_MAX_DOCUMENTS) -> list[JSONObject]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import jsonpatch
@@ -16,7 +16,7 @@ from webhook.core.profiles import DEFAULT_PROFILE
 from webhook.core.rules import BUILTIN_RULES, Rule, RuleSet, Target
 from webhook.core.settings import SPECS, Resolved, check_relations, resolve
 from webhook.core.types import WARNINGS_MAX, Explanation, JSONObject, PatchOp, PlanWarning, Problem, Skip
-from webhook.core.workload import PodView, ShapeError, locate_pod, shape_problems
+from webhook.core.workload import PodView, ShapeError, container_shape_problems, locate_pod, shape_problems
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public"})
 
@@ -31,16 +31,44 @@ class PlanOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class Chosen:
+    """What an injection decided, kept so explanations can be built when someone asks for them."""
+
+    settings: Resolved
+    affects: Mapping[str, list[str]]
+    profile_source: str
+    container: str
+    container_source: str
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     source: JSONObject
     allowed: bool
     patch: list[PatchOp]
-    explanations: list[Explanation] = field(default_factory=list)
     warnings: list[PlanWarning] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
     skip: Skip | None = None
     profile: str | None = None
     rules: tuple[str, ...] = ()
+    chosen: Chosen | None = None
+
+    @property
+    def explanations(self) -> list[Explanation]:
+        """Every resolved setting with its value, source and the injected paths it shaped (preview only:
+        /mutate never needs them, so they are not built on its path)."""
+        if self.chosen is None or self.profile is None:
+            return []
+        chosen, settings = self.chosen, self.chosen.settings
+        return [
+            Explanation("profile", self.profile, chosen.profile_source, ()),
+            Explanation("container", chosen.container, chosen.container_source, tuple(chosen.affects.get("container", ()))),
+            *(
+                Explanation(key, settings.render(key), settings.sources[key], tuple(chosen.affects.get(key, ())))
+                for key in SPECS
+                if key != "container"
+            ),
+        ]
 
     def mutated(self) -> JSONObject:
         """The object with the patch applied; computed on demand since /mutate never needs it."""
@@ -89,29 +117,23 @@ def _plan_injection(obj: JSONObject, pod: PodView, namespace: str, rules: RuleSe
     if problems or chosen is None:
         return _deny_or_allow(obj, problems, warnings, options)
     index, container_source = chosen
+    shape = container_shape_problems(pod, index)
+    if shape:
+        return _deny_or_allow(obj, shape, warnings, options)
     rule_names = tuple(rule.name for rule in matched)
     status = _status(profile_name, rule_names, settings)
     step = inject(pod, index, settings, {STATUS: status})
     if step.problems:
         return _deny_or_allow(obj, step.problems, warnings, options)
     container_name = pod.spec["containers"][index]["name"]
-    explanations = [
-        Explanation("profile", profile_name, profile_source, ()),
-        Explanation("container", container_name, container_source, tuple(step.affects.get("container", ()))),
-        *(
-            Explanation(key, settings.render(key), settings.sources[key], tuple(step.affects.get(key, ())))
-            for key in SPECS
-            if key != "container"
-        ),
-    ]
     return Plan(
         obj,
         allowed=True,
         patch=step.builder.ops,
-        explanations=explanations,
         warnings=_capped([*warnings, *step.warnings]),
         profile=profile_name,
         rules=rule_names,
+        chosen=Chosen(settings, step.affects, profile_source, container_name, container_source),
     )
 
 

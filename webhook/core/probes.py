@@ -6,6 +6,7 @@ double quotes are enough to keep them one inert word.
 
 from __future__ import annotations
 
+import functools
 import math
 import posixpath
 
@@ -33,17 +34,20 @@ def draining_marker(heartbeat_path: str) -> str:
     return posixpath.join(posixpath.dirname(heartbeat_path), DRAINING_MARKER_NAME)
 
 
+@functools.lru_cache(maxsize=256)
 def freshness_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> str:
     """Exit 0 only when the heartbeat is at most max_age seconds old; every failure path exits 1."""
     read = _UNIX_READ if heartbeat_format == "unix" else _MTIME_READ
     return f"{read.format(file=heartbeat_path)}; {_AGE_CHECK.format(max_age=max_age)}"
 
 
+@functools.lru_cache(maxsize=256)
 def readiness_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> str:
     marker = draining_marker(heartbeat_path)
     return f'test ! -e "{marker}" || exit 1; {freshness_script(heartbeat_path, heartbeat_format, max_age)}'
 
 
+@functools.lru_cache(maxsize=256)
 def startup_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> str:
     # kubelet runs preStop before a liveness restart too, and the emptyDir outlives the container:
     # a marker left behind would keep the new container unready forever. The startup probe runs once
@@ -52,6 +56,7 @@ def startup_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> 
     return f'rm -f "{marker}"; {freshness_script(heartbeat_path, heartbeat_format, max_age)}'
 
 
+@functools.lru_cache(maxsize=256)
 def prestop_script(heartbeat_path: str, sleep_seconds: int) -> str:
     return f': > "{draining_marker(heartbeat_path)}"; sleep {sleep_seconds}'
 

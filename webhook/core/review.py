@@ -7,9 +7,10 @@ request about a bad pod is answered allowed=false with the reasons.
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass, replace
 from typing import Any
+
+import orjson
 
 from webhook.core.plan import Plan, PlanOptions, plan
 from webhook.core.rules import RuleSet
@@ -90,7 +91,7 @@ def _review_of(outcome: Plan, uid: str, operation: str, namespace: str, name: st
     response: dict[str, Any] = {"uid": uid, "allowed": outcome.allowed}
     if outcome.patch:
         response["patchType"] = "JSONPatch"
-        response["patch"] = base64.b64encode(json.dumps(outcome.patch, separators=(",", ":")).encode()).decode()
+        response["patch"] = base64.b64encode(orjson.dumps(outcome.patch)).decode()
     if outcome.warnings:
         response["warnings"] = [warning.admission_text() for warning in outcome.warnings]
     if not outcome.allowed:

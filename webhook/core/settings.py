@@ -90,6 +90,10 @@ def format_duration(seconds: int | None) -> str:
     return "off" if seconds is None else f"{seconds}s"
 
 
+def format_container(name: str | None) -> str:
+    return "(auto)" if name is None else name
+
+
 def format_bool(value: bool) -> str:
     return "true" if value else "false"
 
@@ -102,7 +106,7 @@ class SettingSpec:
 
 
 SPECS: dict[str, SettingSpec] = {
-    "container": SettingSpec(parse_container_name, str, None),
+    "container": SettingSpec(parse_container_name, format_container, None),
     "heartbeat-path": SettingSpec(parse_heartbeat_path, str, DEFAULT_HEARTBEAT_PATH),
     "heartbeat-format": SettingSpec(parse_heartbeat_format, str, "unix"),
     "readiness-max-age": SettingSpec(parse_duration, format_duration, 60),
@@ -117,6 +121,7 @@ SPECS: dict[str, SettingSpec] = {
 }
 
 DEFAULT_SOURCE = "default"
+_SORTED_KEYS = sorted(SPECS)
 _SOURCE_RANK = {"default": 0, "profile": 1, "rule": 2, "annotation": 3}
 
 
@@ -157,15 +162,16 @@ class Resolved:
     values: Mapping[str, Any]
     sources: Mapping[str, str]
     origins: Mapping[str, str]
+    rendered: Mapping[str, str]
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
 
     def render(self, key: str) -> str:
-        return SPECS[key].render(self.values[key])
+        return self.rendered[key]
 
     def digest(self) -> str:
-        canonical = ";".join(f"{key}={self.render(key)}" for key in sorted(SPECS) if self.values[key] is not None)
+        canonical = ";".join(f"{key}={self.rendered[key]}" for key in _SORTED_KEYS if self.values[key] is not None)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
@@ -182,7 +188,8 @@ def resolve(layers: Iterable[Layer]) -> Resolved:
                 origins[key] = layer.origin[key]
     if sources["liveness-max-age"] == DEFAULT_SOURCE:
         values["liveness-max-age"] = values["readiness-max-age"] * LIVENESS_DEFAULT_FACTOR
-    return Resolved(values, sources, origins)
+    rendered = {key: spec.render(values[key]) for key, spec in SPECS.items()}
+    return Resolved(values, sources, origins, rendered)
 
 
 def check_relations(resolved: Resolved) -> tuple[list[Problem], list[PlanWarning]]:

@@ -80,7 +80,7 @@ def _list_of_mappings(value: object, field: str, problems: list[Problem]) -> lis
 
 
 def shape_problems(pod: PodView) -> list[Problem]:
-    """Fields the injection reads, checked for the types the Kubernetes API guarantees for a real pod."""
+    """Pod-level fields the injection reads, checked for the types the Kubernetes API guarantees."""
     problems: list[Problem] = []
     prefix = pod.field_prefix
     for name in ("labels", "annotations"):
@@ -96,18 +96,23 @@ def shape_problems(pod: PodView) -> list[Problem]:
         problems.append(Problem(f"{prefix}spec.containers", "the pod has no containers"))
         return problems
     for i, container in enumerate(containers):
-        where = f"{prefix}spec.containers[{i}]"
         if not isinstance(container, dict) or not isinstance(container.get("name"), str):
-            problems.append(Problem(where, "must be a mapping with a name"))
-            continue
-        for name in ("volumeMounts", "env"):
-            for j, item in enumerate(_list_of_mappings(container.get(name), f"{where}.{name}", problems)):
-                key = "mountPath" if name == "volumeMounts" else "name"
-                if not isinstance(item.get(key), str):
-                    problems.append(Problem(f"{where}.{name}[{j}].{key}", "must be a string"))
-        if container.get("lifecycle") is not None and not isinstance(container["lifecycle"], dict):
-            problems.append(Problem(f"{where}.lifecycle", "must be a mapping"))
-        for name in ("command", "args"):
-            if container.get(name) is not None and not isinstance(container[name], list):
-                problems.append(Problem(f"{where}.{name}", "must be a list of strings"))
+            problems.append(Problem(f"{prefix}spec.containers[{i}]", "must be a mapping with a name"))
+    return problems
+
+
+def container_shape_problems(pod: PodView, index: int) -> list[Problem]:
+    """The target container's fields the injection reads (only this one: it is on every pod's hot path)."""
+    problems: list[Problem] = []
+    container = pod.spec["containers"][index]
+    where = f"{pod.field_prefix}spec.containers[{index}]"
+    for name, key in (("volumeMounts", "mountPath"), ("env", "name")):
+        for j, item in enumerate(_list_of_mappings(container.get(name), f"{where}.{name}", problems)):
+            if not isinstance(item.get(key), str):
+                problems.append(Problem(f"{where}.{name}[{j}].{key}", "must be a string"))
+    if container.get("lifecycle") is not None and not isinstance(container["lifecycle"], dict):
+        problems.append(Problem(f"{where}.lifecycle", "must be a mapping"))
+    for name in ("command", "args"):
+        if container.get(name) is not None and not isinstance(container[name], list):
+            problems.append(Problem(f"{where}.{name}", "must be a list of strings"))
     return problems

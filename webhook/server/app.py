@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,7 +33,7 @@ class RequestRefused(Exception):
 
 def _json(body: Any, status: int = 200, close: bool = False) -> Response:
     headers = {"connection": "close"} if close else None
-    return Response(json.dumps(body, separators=(",", ":")), status, headers, media_type="application/json")
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
 
 
 async def read_body(request: Request, limit: int, timeout: float) -> bytes:
