@@ -1,4 +1,4 @@
-"""The `workerguard` command: serve | preview | rules check | certs."""
+"""The `workerguard` command: serve | preview | rules check | certs | manifests."""
 
 from __future__ import annotations
 
@@ -49,9 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from webhook.server.config import add_serve_arguments  # the server stack loads only when serving
     from webhook.certs_cli import add_certs_arguments
+    from webhook.manifests_cli import add_manifests_arguments
 
     add_serve_arguments(commands.add_parser("serve", help="run the admission webhook over TLS"))
     add_certs_arguments(commands.add_parser("certs", help="make or check a CA and serving certificate"))
+    add_manifests_arguments(commands.add_parser("manifests", help="fill the self-signed overlay from certificates"))
     return parser
 
 

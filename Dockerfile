@@ -1,0 +1,20 @@
+# workerguard: build the virtualenv in one stage, copy only it into a clean slim image.
+# Every dependency ships binary wheels, so neither stage needs a compiler.
+ARG PYTHON_IMAGE=python:3.11.10-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+RUN python -m venv /opt/workerguard
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY webhook ./webhook
+RUN /opt/workerguard/bin/pip install --only-binary=:all: . \
+ && /opt/workerguard/bin/workerguard --version
+
+FROM ${PYTHON_IMAGE}
+ENV PATH=/opt/workerguard/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+COPY --from=build /opt/workerguard /opt/workerguard
+# A numeric non-root user, so Kubernetes' runAsNonRoot can verify it without /etc/passwd.
+USER 65532:65532
+EXPOSE 8443
+ENTRYPOINT ["workerguard", "serve"]

@@ -1,0 +1,161 @@
+"""The Kubernetes manifests: every overlay renders, validates against the official schemas, and says what we promise."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography import x509
+
+from tests.conftest import validate
+from webhook.certs import inspect_pair, service_sans
+from webhook.rulesfile import parse_rules_text
+from webhook.server.config import _FLAGS
+
+MANIFESTS = Path(__file__).parent.parent / "manifests"
+CRD_KINDS = {"Issuer", "Certificate"}  # cert-manager's: no official Kubernetes schema to validate against
+
+
+def kustomize(directory: Path) -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl (with its built-in kustomize) is needed to render the manifests"
+    done = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[dict[str, Any]], Path]]:
+    root = tmp_path_factory.mktemp("manifests")
+    tree = root / "manifests"
+    shutil.copytree(MANIFESTS, tree, ignore=shutil.ignore_patterns("generated"))
+    certs = root / "certs"
+    run = [sys.executable, "-m", "webhook"]
+    assert subprocess.run([*run, "certs", "--out", str(certs)], capture_output=True).returncode == 0
+    made = subprocess.run([*run, "manifests", "--certs", str(certs), "--out", str(tree / "overlays/self-signed")],
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    yield kustomize(tree / "overlays/self-signed"), certs
+
+
+@pytest.fixture(scope="module")
+def base() -> list[dict[str, Any]]:
+    return kustomize(MANIFESTS / "base")
+
+
+@pytest.fixture(scope="module")
+def cert_manager() -> list[dict[str, Any]]:
+    return kustomize(MANIFESTS / "overlays/cert-manager")
+
+
+def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    [found] = [obj for obj in objects if obj["kind"] == kind]
+    return found
+
+
+def test_every_resource_of_every_overlay_validates_strictly(
+    base: list[dict[str, Any]], cert_manager: list[dict[str, Any]], self_signed: tuple[list[dict[str, Any]], Path]
+) -> None:
+    rendered = {"base": base, "cert-manager": cert_manager, "self-signed": self_signed[0]}
+    for name, objects in rendered.items():
+        kinds = sorted(obj["kind"] for obj in objects)
+        assert {"Namespace", "ServiceAccount", "Deployment", "Service", "PodDisruptionBudget", "ConfigMap",
+                "MutatingWebhookConfiguration"} <= set(kinds), name
+        for obj in objects:
+            if obj["kind"] not in CRD_KINDS:
+                validate(obj)
+    assert {"Issuer", "Certificate"} <= {obj["kind"] for obj in cert_manager}
+    assert "Secret" in {obj["kind"] for obj in self_signed[0]}
+
+
+def test_the_webhook_configuration_is_what_the_readme_promises(base: list[dict[str, Any]]) -> None:
+    [webhook] = one(base, "MutatingWebhookConfiguration")["webhooks"]
+    assert webhook["objectSelector"] == {"matchLabels": {"workerguard.io/inject": "true"}}
+    expressions = {e["key"]: e for e in webhook["namespaceSelector"]["matchExpressions"]}
+    assert expressions["kubernetes.io/metadata.name"]["operator"] == "NotIn"
+    assert set(expressions["kubernetes.io/metadata.name"]["values"]) == {"kube-system", "kube-public", "workerguard"}
+    assert expressions["workerguard.io/inject"] == {"key": "workerguard.io/inject", "operator": "NotIn", "values": ["disabled"]}
+    assert webhook["sideEffects"] == "None"
+    assert webhook["admissionReviewVersions"] == ["v1"]
+    assert webhook["reinvocationPolicy"] == "IfNeeded"
+    assert 1 <= webhook["timeoutSeconds"] <= 5
+    assert webhook["failurePolicy"] in ("Fail", "Ignore")
+    assert webhook["rules"] == [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
+                                 "resources": ["pods"], "scope": "Namespaced"}]
+    service_ref = webhook["clientConfig"]["service"]
+    service = one(base, "Service")
+    assert (service_ref["name"], service_ref["namespace"], service_ref["path"]) == (
+        service["metadata"]["name"], service["metadata"]["namespace"], "/mutate")
+    assert service["spec"]["ports"][0]["port"] == service_ref["port"] == 443
+
+
+def test_our_namespace_is_labelled_out_of_injection(base: list[dict[str, Any]]) -> None:
+    namespace = one(base, "Namespace")
+    assert namespace["metadata"]["name"] == "workerguard"
+    assert namespace["metadata"]["labels"]["workerguard.io/inject"] == "disabled"
+    assert all(obj["metadata"].get("namespace") in (None, "workerguard") for obj in base)
+
+
+def test_the_webhooks_own_deployment_practises_what_we_preach(base: list[dict[str, Any]]) -> None:
+    deployment = one(base, "Deployment")
+    spec = deployment["spec"]
+    pod = spec["template"]["spec"]
+    [container] = pod["containers"]
+    env = {item["name"]: item for item in container["env"]}
+    assert spec["replicas"] >= 2
+    assert {c["topologyKey"] for c in pod["topologySpreadConstraints"]} >= {"kubernetes.io/hostname"}
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] > 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    security = container["securityContext"]
+    assert security == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+    assert set(container["resources"]) == {"requests", "limits"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "https", "scheme": "HTTPS"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "https", "scheme": "HTTPS"}
+    drain = float(env["WORKERGUARD_DRAIN_SECONDS"]["value"]) + float(env["WORKERGUARD_SHUTDOWN_TIMEOUT"]["value"])
+    assert pod["terminationGracePeriodSeconds"] > drain
+    assert all("subPath" not in mount for mount in container["volumeMounts"])
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert volumes["tls"]["secret"]["secretName"] == "workerguard-tls"
+    assert volumes["rules"]["configMap"]["name"] == one(base, "ConfigMap")["metadata"]["name"]
+    assert env["WORKERGUARD_OWN_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    known = {"WORKERGUARD_" + flag.replace("-", "_").upper() for flag, _, _ in _FLAGS}
+    assert set(env) <= known, set(env) - known
+    assert container["ports"] == [{"name": "https", "containerPort": int(env["WORKERGUARD_PORT"]["value"]), "protocol": "TCP"}]
+    pdb = one(base, "PodDisruptionBudget")
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
+    assert pdb["spec"]["minAvailable"] >= 1
+
+
+def test_the_shipped_rules_file_is_valid(base: list[dict[str, Any]]) -> None:
+    rules = parse_rules_text(one(base, "ConfigMap")["data"]["rules.yaml"])
+    assert "long-sidekiq" in rules.profiles
+
+
+def test_cert_manager_issues_the_secret_the_deployment_mounts(cert_manager: list[dict[str, Any]]) -> None:
+    certificate = one(cert_manager, "Certificate")
+    assert certificate["apiVersion"] == "cert-manager.io/v1"
+    assert certificate["spec"]["secretName"] == "workerguard-tls"
+    assert certificate["spec"]["dnsNames"] == service_sans("workerguard", "workerguard")
+    assert certificate["spec"]["issuerRef"]["name"] == one(cert_manager, "Issuer")["metadata"]["name"]
+    webhook_config = one(cert_manager, "MutatingWebhookConfiguration")
+    namespace, name = webhook_config["metadata"]["annotations"]["cert-manager.io/inject-ca-from"].split("/")
+    assert (namespace, name) == (certificate["metadata"]["namespace"], certificate["metadata"]["name"])
+
+
+def test_self_signed_overlay_carries_our_pair_and_its_ca(self_signed: tuple[list[dict[str, Any]], Path]) -> None:
+    objects, certs = self_signed
+    secret = one(objects, "Secret")
+    assert (secret["metadata"]["name"], secret["metadata"]["namespace"], secret["type"]) == (
+        "workerguard-tls", "workerguard", "kubernetes.io/tls")
+    cert, key = (base64.b64decode(secret["data"][name]) for name in ("tls.crt", "tls.key"))
+    assert inspect_pair(cert, key).key_matches
+    ca_bundle = base64.b64decode(one(objects, "MutatingWebhookConfiguration")["webhooks"][0]["clientConfig"]["caBundle"])
+    assert ca_bundle == (certs / "ca.crt").read_bytes()
+    x509.load_pem_x509_certificate(cert).verify_directly_issued_by(x509.load_pem_x509_certificate(ca_bundle))
