@@ -7,6 +7,7 @@ request about a bad pod is answered allowed=false with the reasons.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -70,7 +71,10 @@ def _pod_name(request: JSONObject, obj: JSONObject | None) -> str:
     return name if isinstance(name, str) else ""
 
 
-def answer(body: object, rules: RuleSet, options: PlanOptions) -> Review:
+Planner = Callable[[JSONObject, RuleSet, PlanOptions], Plan]
+
+
+def answer(body: object, rules: RuleSet, options: PlanOptions, planner: Planner = plan) -> Review:
     request = _request_of(body)
     uid, operation = request["uid"], request["operation"]
     namespace = request.get("namespace") or ""
@@ -83,7 +87,7 @@ def answer(body: object, rules: RuleSet, options: PlanOptions) -> Review:
         raise BadRequest("request.object is not an object")
     if obj.get("kind", "Pod") != "Pod":
         raise BadRequest(f"request.object is a {obj.get('kind')!r}, not a Pod")
-    outcome = plan({**obj, "kind": "Pod"}, rules, replace(options, namespace=namespace or None))
+    outcome = planner({**obj, "kind": "Pod"}, rules, replace(options, namespace=namespace or None))
     return _review_of(outcome, uid, operation, namespace, _pod_name(request, obj))
 
 

@@ -8,10 +8,12 @@ import logging
 import time
 from pathlib import Path
 
+from webhook.core.memo import PlanMemo
 from webhook.core.plan import PlanOptions
 from webhook.core.rules import BUILTIN_RULES, RuleSet, RulesError
 from webhook.rulesfile import load_rules_file
 from webhook.server.config import ServeConfig
+from webhook.server.logs import AdmissionLog
 from webhook.server.metrics import Metrics
 from webhook.server.tls import CertStore
 
@@ -61,6 +63,8 @@ class Runtime:
         self.rules = RulesStore(config.rules)
         self.metrics = Metrics()
         self.options = PlanOptions(own_namespace=config.own_namespace, on_invalid=config.on_invalid)
+        self.memo = PlanMemo()
+        self.admission_log = AdmissionLog(config.log_format)
         self.draining_since: float | None = None
         self.reload()
 

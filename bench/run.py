@@ -1,0 +1,163 @@
+"""make bench: workerguard against the floor over real TLS on loopback, plus plan() and memory figures.
+
+Servers run pinned to core 0, wrk to core 1; rounds alternate floor, workerguard, floor, workerguard
+so drift on the machine hits both. Everything is reported as measured in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+from pathlib import Path
+
+from bench.pods import admission_review, realistic_pod
+from tests.serverproc import free_port, wait_until, write_pair
+from webhook.core.plan import plan
+
+ROOT = Path(__file__).parent.parent
+LUA = Path(__file__).parent / "post.lua"
+LUA_UNIQUE = Path(__file__).parent / "post-unique.lua"
+
+
+def pinned(core: int, argv: list[str]) -> list[str]:
+    taskset = shutil.which("taskset")
+    return [taskset, "-c", str(core), *argv] if taskset else argv
+
+
+def start(argv: list[str], port: int, ca: Path, log: Path) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(pinned(0, argv), stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT)
+    import httpx  # only the benchmark's readiness check needs it
+
+    def up() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"{argv[:4]} exited: {log.read_text()[-2000:]}")
+        with httpx.Client(verify=str(ca)) as client:
+            return client.post(f"https://127.0.0.1:{port}/mutate", json=admission_review()).status_code == 200
+
+    wait_until(up, timeout=30)
+    return process
+
+
+def wrk(port: int, body: Path, seconds: int, connections: int, script: Path = LUA) -> dict[str, float]:
+    done = subprocess.run(
+        pinned(1, ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), f"https://127.0.0.1:{port}/mutate"]),
+        capture_output=True, text=True, env={**os.environ, "WG_BODY_FILE": str(body)}, timeout=seconds + 60,
+    )
+    out = done.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", m.group(0))) if (
+        m := re.search(r"Socket errors:.*", out)) else 0
+
+    def percentile(name: str) -> float:
+        value, unit = re.search(rf"\s{name}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return {"rps": rps, "requests": total, "failed": non2xx + errors, "p50_ms": percentile("50"), "p99_ms": percentile("99")}
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def plan_microseconds(runs: int = 7, number: int = 2000) -> float:
+    pod = realistic_pod()
+    assert plan(pod).patch
+    return statistics.median(timeit.timeit(lambda: plan(pod), number=number) / number * 1e6 for _ in range(runs))
+
+
+def server_pid(process: subprocess.Popen[bytes]) -> int:
+    """The Python process under taskset (taskset execs, so it is the same pid)."""
+    return process.pid
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10, help="length of one wrk round")
+    parser.add_argument("--rounds", type=int, default=2, help="A B pairs")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--soak-requests", type=int, default=200_000, help="requests for the memory growth figure")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="wg-bench-"))
+    ca, cert, key = write_pair(work / "certs")
+    body = work / "review.json"
+    body.write_text(json.dumps(admission_review()))
+    unique = admission_review()
+    unique["request"]["object"]["metadata"]["annotations"]["example.com/nonce"] = "__NONCE__"
+    unique_body = work / "review-unique.json"
+    unique_body.write_text(json.dumps(unique))
+    floor_port, wg_port = free_port(), free_port()
+    floor = start([sys.executable, "-m", "bench.floor", str(floor_port), str(cert), str(key)], floor_port, ca, work / "floor.log")
+    wg = start([sys.executable, "-m", "webhook", "serve", "--host", "127.0.0.1", "--port", str(wg_port), "--tls-cert", str(cert),
+                "--tls-key", str(key), "--log-format", "json", "--log-level", "info"], wg_port, ca, work / "workerguard.log")
+    try:
+        for port in (floor_port, wg_port):  # warm-up
+            wrk(port, body, 3, args.connections)
+        rounds: dict[str, list[dict[str, float]]] = {"floor": [], "workerguard": [], "workerguard_unique": []}
+        for _ in range(args.rounds):
+            rounds["floor"].append(wrk(floor_port, body, args.seconds, args.connections))
+            rounds["workerguard"].append(wrk(wg_port, body, args.seconds, args.connections))
+            rounds["workerguard_unique"].append(wrk(wg_port, unique_body, args.seconds, args.connections, LUA_UNIQUE))
+        rss_warm = rss_mib(server_pid(wg))
+        soak_seconds = 0.0
+        soaked = 0
+        while soaked < args.soak_requests:
+            started = time.monotonic()
+            result = wrk(wg_port, body, 10, args.connections)
+            soak_seconds += time.monotonic() - started
+            soaked += int(result["requests"])
+            rounds.setdefault("soak", []).append(result)
+        rss_after = rss_mib(server_pid(wg))
+    finally:
+        for process in (floor, wg):
+            process.send_signal(signal.SIGTERM)
+        for process in (floor, wg):
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def median(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in rounds[name])
+
+    failed = sum(r["failed"] for results in rounds.values() for r in results)
+    summary = {
+        "floor_rps": round(median("floor", "rps")),
+        "workerguard_rps": round(median("workerguard", "rps")),
+        "ratio": round(median("workerguard", "rps") / median("floor", "rps"), 3),
+        "unique_rps": round(median("workerguard_unique", "rps")),
+        "unique_ratio": round(median("workerguard_unique", "rps") / median("floor", "rps"), 3),
+        "floor_p50_ms": median("floor", "p50_ms"), "floor_p99_ms": median("floor", "p99_ms"),
+        "workerguard_p50_ms": median("workerguard", "p50_ms"), "workerguard_p99_ms": median("workerguard", "p99_ms"),
+        "unique_p50_ms": median("workerguard_unique", "p50_ms"), "unique_p99_ms": median("workerguard_unique", "p99_ms"),
+        "failed_or_non2xx": failed,
+        "plan_us": round(plan_microseconds(), 1),
+        "rss_warm_mib": round(rss_warm, 1), "rss_after_mib": round(rss_after, 1),
+        "rss_growth_pct": round((rss_after - rss_warm) / rss_warm * 100, 1), "soak_requests": soaked,
+        "body_bytes": body.stat().st_size, "connections": args.connections, "rounds": args.rounds,
+    }
+    print(json.dumps({"rounds": rounds}, indent=1), file=sys.stderr)
+    print("bench: " + " ".join(f"{k}={v}" for k, v in summary.items()))
+    shutil.rmtree(work, ignore_errors=True)
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
