@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test install clean
+.PHONY: serve test bench fuzz soak install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,19 @@ serve: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# 10,000 examples per property (make test runs 150): several minutes.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_properties.py tests/test_server_properties.py
+
+# Faults under load on loopback, each reported as figures; bounded, stops by itself.
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak
+
+# Not part of `make test`: about three minutes of load on both cores (needs Debian's wrk).
+bench: $(STAMP)
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 2; }
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -5,8 +5,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import os
+
 import kubernetes_validate
 import pytest
+from hypothesis import HealthCheck, settings
+
+# `make test` runs a few hundred examples per property; `make fuzz` (HYPOTHESIS_PROFILE=fuzz) 10,000.
+settings.register_profile("default", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fuzz", max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 # The Kubernetes minor whose OpenAPI schemas every mutated object must satisfy (strict: no unknown fields).
 KUBERNETES_VERSION = "1.33"
