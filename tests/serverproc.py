@@ -113,6 +113,28 @@ class Server:
         self.stop()
 
 
+class SecretVolume:
+    """A directory laid out like a mounted Secret: files are links through ..data, swapped atomically."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.generation = 0
+        root.mkdir(parents=True, exist_ok=True)
+
+    def publish(self, cert: bytes, key: bytes) -> None:
+        self.generation += 1
+        version = self.root / f"..{self.generation}"
+        version.mkdir()
+        (version / "tls.crt").write_bytes(cert)
+        (version / "tls.key").write_bytes(key)
+        link = self.root / "..data_tmp"
+        link.symlink_to(version.name)
+        os.replace(link, self.root / "..data")
+        for name in ("tls.crt", "tls.key"):
+            if not (self.root / name).is_symlink():
+                (self.root / name).symlink_to(f"..data/{name}")
+
+
 def review(obj: dict[str, Any], uid: str = "uid-1", operation: str = "CREATE", namespace: str = "jobs") -> dict[str, Any]:
     return {
         "apiVersion": "admission.k8s.io/v1",

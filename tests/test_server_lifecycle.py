@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import ssl
 import threading
@@ -14,30 +13,8 @@ import httpx
 from cryptography import x509
 
 from tests.conftest import make_pod
-from tests.serverproc import Server, review, wait_until
+from tests.serverproc import SecretVolume, Server, review, wait_until
 from webhook.certs import DEV_SANS, CertBundle, make_bundle
-
-
-class SecretVolume:
-    """A directory laid out like a mounted Secret: files are links through ..data, swapped atomically."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.generation = 0
-        root.mkdir(parents=True, exist_ok=True)
-
-    def publish(self, cert: bytes, key: bytes) -> None:
-        self.generation += 1
-        version = self.root / f"..{self.generation}"
-        version.mkdir()
-        (version / "tls.crt").write_bytes(cert)
-        (version / "tls.key").write_bytes(key)
-        link = self.root / "..data_tmp"
-        link.symlink_to(version.name)
-        os.replace(link, self.root / "..data")
-        for name in ("tls.crt", "tls.key"):
-            if not (self.root / name).is_symlink():
-                (self.root / name).symlink_to(f"..data/{name}")
 
 
 def serial_seen(server: Server, context: ssl.SSLContext) -> int:

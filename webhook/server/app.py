@@ -19,46 +19,15 @@ from webhook.core.plan import plan
 from webhook.core.review import BadRequest, Review, answer
 from webhook.documents import DocumentError, load_objects, parse_json
 from webhook.preview import preview_result
+from webhook.server.limits import RequestRefused, read_body
 from webhook.server.runtime import Runtime
 
 log = logging.getLogger("workerguard.server")
 
 
-class RequestRefused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
 def _json(body: Any, status: int = 200, close: bool = False) -> Response:
     headers = {"connection": "close"} if close else None
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
-
-
-async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float) -> bytes:
-    """The whole body, refusing more than `limit` bytes before reading them and slow senders after `timeout`."""
-    declared = next((value for name, value in scope["headers"] if name == b"content-length"), None)
-    if declared is not None:
-        if not declared.isdigit():
-            raise RequestRefused(400, "Content-Length is not a number")
-        if int(declared) > limit:
-            raise RequestRefused(413, f"the body is larger than {limit} bytes")
-    chunks, size, more = [], 0, True
-    try:
-        async with asyncio.timeout(timeout):
-            while more:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise RequestRefused(400, "the client went away")
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limit:
-                    raise RequestRefused(413, f"the body is larger than {limit} bytes")
-                chunks.append(chunk)
-                more = message.get("more_body", False)
-    except TimeoutError:
-        raise RequestRefused(408, f"the body did not arrive within {timeout:g}s") from None
-    return b"".join(chunks)
 
 
 async def send_json(send: Send, status: int, body: bytes, close: bool) -> None:
@@ -108,7 +77,7 @@ class Webhook:
         runtime, config = self.runtime, self.runtime.config
         started = time.perf_counter()
         try:
-            body = await read_body(scope, receive, config.max_body_bytes, config.body_timeout)
+            body = await read_body(scope, receive, config.max_body_bytes, config.body_timeout, runtime.body_budget)
             rules = runtime.rules.rules
             if rules is None:
                 raise RequestRefused(503, "no valid rules loaded")
@@ -153,7 +122,7 @@ def create_app(runtime: Runtime) -> ASGIApp:
         return run
 
     async def preview(request: Request) -> Response:
-        body = await read_body(request.scope, request.receive, config.max_body_bytes, config.body_timeout)
+        body = await read_body(request.scope, request.receive, config.max_body_bytes, config.body_timeout, runtime.body_budget)
         rules = runtime.rules.rules
         if rules is None:
             raise RequestRefused(503, "no valid rules loaded")

@@ -13,6 +13,7 @@ from webhook.core.plan import PlanOptions
 from webhook.core.rules import BUILTIN_RULES, RuleSet, RulesError
 from webhook.rulesfile import load_rules_file
 from webhook.server.config import ServeConfig
+from webhook.server.limits import BodyBudget
 from webhook.server.logs import AdmissionLog
 from webhook.server.metrics import Metrics
 from webhook.server.tls import CertStore
@@ -65,6 +66,8 @@ class Runtime:
         self.options = PlanOptions(own_namespace=config.own_namespace, on_invalid=config.on_invalid)
         self.memo = PlanMemo()
         self.admission_log = AdmissionLog(config.log_format)
+        # One full-size body at a time, plus room for the many small ones the apiserver really sends.
+        self.body_budget = BodyBudget(config.max_body_bytes + 1024 * 1024)
         self.draining_since: float | None = None
         self.reload()
 
