@@ -20,6 +20,8 @@ serve: $(STAMP)
 		--generate-dev-certs --log-format human
 
 test: $(STAMP)
+	$(BIN)/ruff check webhook tests bench examples
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # 10,000 examples per property (make test runs 150): several minutes.

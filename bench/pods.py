@@ -50,10 +50,16 @@ def realistic_pod() -> dict[str, Any]:
                     "time": "2026-11-20T08:00:01Z",
                     "fieldsType": "FieldsV1",
                     "fieldsV1": {
-                        "f:metadata": {"f:generateName": {}, "f:labels": {".": {}, "f:app.kubernetes.io/name": {}},
-                                       "f:ownerReferences": {".": {}, 'k:{"uid":"c7b5e0d2"}': {}}},
-                        "f:spec": {"f:containers": {'k:{"name":"sidekiq"}': {".": {}, "f:env": {".": {}}, "f:image": {}}},
-                                   "f:dnsPolicy": {}, "f:restartPolicy": {}},
+                        "f:metadata": {
+                            "f:generateName": {},
+                            "f:labels": {".": {}, "f:app.kubernetes.io/name": {}},
+                            "f:ownerReferences": {".": {}, 'k:{"uid":"c7b5e0d2"}': {}},
+                        },
+                        "f:spec": {
+                            "f:containers": {'k:{"name":"sidekiq"}': {".": {}, "f:env": {".": {}}, "f:image": {}}},
+                            "f:dnsPolicy": {},
+                            "f:restartPolicy": {},
+                        },
                     },
                 }
             ],
@@ -67,7 +73,13 @@ def realistic_pod() -> dict[str, Any]:
                         "sources": [
                             {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
                             {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-                            {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+                            {
+                                "downwardAPI": {
+                                    "items": [
+                                        {"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}
+                                    ]
+                                }
+                            },
                         ],
                     },
                 }
@@ -79,7 +91,13 @@ def realistic_pod() -> dict[str, Any]:
                     "command": ["bundle", "exec", "sidekiq", "-C", "config/sidekiq.yml", "-e", "production", "-t", "25"],
                     "env": env,
                     "resources": {"requests": {"cpu": "500m", "memory": "768Mi"}, "limits": {"memory": "1536Mi"}},
-                    "volumeMounts": [{"name": "kube-api-access-7x2kq", "readOnly": True, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}],
+                    "volumeMounts": [
+                        {
+                            "name": "kube-api-access-7x2kq",
+                            "readOnly": True,
+                            "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                        }
+                    ],
                     "terminationMessagePath": "/dev/termination-log",
                     "terminationMessagePolicy": "File",
                     "imagePullPolicy": "IfNotPresent",
@@ -89,7 +107,13 @@ def realistic_pod() -> dict[str, Any]:
                     "image": "prom/statsd-exporter:v0.26.0",
                     "ports": [{"containerPort": 9102, "protocol": "TCP"}],
                     "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}},
-                    "volumeMounts": [{"name": "kube-api-access-7x2kq", "readOnly": True, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}],
+                    "volumeMounts": [
+                        {
+                            "name": "kube-api-access-7x2kq",
+                            "readOnly": True,
+                            "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                        }
+                    ],
                 },
             ],
             "restartPolicy": "Always",
@@ -120,8 +144,11 @@ def admission_review(uid: str = "bench-0001") -> dict[str, Any]:
             "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
             "namespace": "billing",
             "operation": "CREATE",
-            "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller", "uid": "5b1f",
-                         "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"]},
+            "userInfo": {
+                "username": "system:serviceaccount:kube-system:replicaset-controller",
+                "uid": "5b1f",
+                "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"],
+            },
             "object": realistic_pod(),
             "oldObject": None,
             "dryRun": False,

@@ -50,15 +50,33 @@ def start(argv: list[str], port: int, ca: Path, log: Path) -> subprocess.Popen[b
 
 def wrk(port: int, body: Path, seconds: int, connections: int, script: Path = LUA) -> dict[str, float]:
     done = subprocess.run(
-        pinned(1, ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), f"https://127.0.0.1:{port}/mutate"]),
-        capture_output=True, text=True, env={**os.environ, "WG_BODY_FILE": str(body)}, timeout=seconds + 60,
+        pinned(
+            1,
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                str(script),
+                f"https://127.0.0.1:{port}/mutate",
+            ],
+        ),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "WG_BODY_FILE": str(body)},
+        timeout=seconds + 60,
     )
     out = done.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", m.group(0))) if (
-        m := re.search(r"Socket errors:.*", out)) else 0
+    errors = (
+        sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", m.group(0)))
+        if (m := re.search(r"Socket errors:.*", out))
+        else 0
+    )
 
     def percentile(name: str) -> float:
         value, unit = re.search(rf"\s{name}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
@@ -105,8 +123,29 @@ def main() -> int:
     unique_body.write_text(json.dumps(unique))
     floor_port, wg_port = free_port(), free_port()
     floor = start([sys.executable, "-m", "bench.floor", str(floor_port), str(cert), str(key)], floor_port, ca, work / "floor.log")
-    wg = start([sys.executable, "-m", "webhook", "serve", "--host", "127.0.0.1", "--port", str(wg_port), "--tls-cert", str(cert),
-                "--tls-key", str(key), "--log-format", "json", "--log-level", "info"], wg_port, ca, work / "workerguard.log")
+    wg = start(
+        [
+            sys.executable,
+            "-m",
+            "webhook",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(wg_port),
+            "--tls-cert",
+            str(cert),
+            "--tls-key",
+            str(key),
+            "--log-format",
+            "json",
+            "--log-level",
+            "info",
+        ],
+        wg_port,
+        ca,
+        work / "workerguard.log",
+    )
     try:
         for port in (floor_port, wg_port):  # warm-up
             wrk(port, body, 3, args.connections)
@@ -144,14 +183,21 @@ def main() -> int:
         "ratio": round(median("workerguard", "rps") / median("floor", "rps"), 3),
         "unique_rps": round(median("workerguard_unique", "rps")),
         "unique_ratio": round(median("workerguard_unique", "rps") / median("floor", "rps"), 3),
-        "floor_p50_ms": median("floor", "p50_ms"), "floor_p99_ms": median("floor", "p99_ms"),
-        "workerguard_p50_ms": median("workerguard", "p50_ms"), "workerguard_p99_ms": median("workerguard", "p99_ms"),
-        "unique_p50_ms": median("workerguard_unique", "p50_ms"), "unique_p99_ms": median("workerguard_unique", "p99_ms"),
+        "floor_p50_ms": median("floor", "p50_ms"),
+        "floor_p99_ms": median("floor", "p99_ms"),
+        "workerguard_p50_ms": median("workerguard", "p50_ms"),
+        "workerguard_p99_ms": median("workerguard", "p99_ms"),
+        "unique_p50_ms": median("workerguard_unique", "p50_ms"),
+        "unique_p99_ms": median("workerguard_unique", "p99_ms"),
         "failed_or_non2xx": failed,
         "plan_us": round(plan_microseconds(), 1),
-        "rss_warm_mib": round(rss_warm, 1), "rss_after_mib": round(rss_after, 1),
-        "rss_growth_pct": round((rss_after - rss_warm) / rss_warm * 100, 1), "soak_requests": soaked,
-        "body_bytes": body.stat().st_size, "connections": args.connections, "rounds": args.rounds,
+        "rss_warm_mib": round(rss_warm, 1),
+        "rss_after_mib": round(rss_after, 1),
+        "rss_growth_pct": round((rss_after - rss_warm) / rss_warm * 100, 1),
+        "soak_requests": soaked,
+        "body_bytes": body.stat().st_size,
+        "connections": args.connections,
+        "rounds": args.rounds,
     }
     print(json.dumps({"rounds": rounds}, indent=1), file=sys.stderr)
     print("bench: " + " ".join(f"{k}={v}" for k, v in summary.items()))

@@ -69,7 +69,10 @@ def serial(server: Server, ca: Path) -> int:
     import ssl
 
     context = ssl.create_default_context(cafile=str(ca))
-    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw, context.wrap_socket(raw, server_hostname="localhost") as tls:
+    with (
+        socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
         der = tls.getpeercert(binary_form=True)
     assert der is not None
     return int(x509.load_der_x509_certificate(der).serial_number)
@@ -109,10 +112,13 @@ def restart(work: Path) -> dict[str, Any]:
     before = [o for o in load.outcomes if o[0] < signalled]
     during = [o for o in load.outcomes if signalled <= o[0] < signalled + 2]
     return {
-        "requests_before_sigterm": len(before), "failed_before_sigterm": len(load.failed(signalled)),
-        "requests_while_draining": len(during), "failed_while_draining": sum(1 for o in during if not o[1]),
+        "requests_before_sigterm": len(before),
+        "failed_before_sigterm": len(load.failed(signalled)),
+        "requests_while_draining": len(during),
+        "failed_while_draining": sum(1 for o in during if not o[1]),
         "readiness_503_after_s": round(readiness_flipped_after, 2) if flipped else None,
-        "exit_code": code, "exited_after_s": round(exited_after, 2),
+        "exit_code": code,
+        "exited_after_s": round(exited_after, 2),
     }
 
 
@@ -128,10 +134,17 @@ def rules_reload(work: Path) -> dict[str, Any]:
         rules.write_text("rules:\n  - name: all-celery\n    set: {profile: celery}\n")
         wait_until(lambda: client.get("/readyz").json()["rules"]["error"] is None)
         metrics = client.get("/metrics").text
-    failed_reloads = next(float(line.split()[-1]) for line in metrics.splitlines()
-                          if line.startswith('workerguard_rules_reloads_total{outcome="failed"}'))
-    return {"requests": len(load.outcomes), "failed": len(load.failed()), "ready_with_garbage_on_disk": garbage_ready == 200,
-            "failed_reloads_counted": failed_reloads}
+    failed_reloads = next(
+        float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith('workerguard_rules_reloads_total{outcome="failed"}')
+    )
+    return {
+        "requests": len(load.outcomes),
+        "failed": len(load.failed()),
+        "ready_with_garbage_on_disk": garbage_ready == 200,
+        "failed_reloads_counted": failed_reloads,
+    }
 
 
 def rss_mib(pid: int) -> float:
@@ -144,7 +157,10 @@ def rss_mib(pid: int) -> float:
 def big_body(server: Server, chunked: bool) -> str:
     """Send a 10 MiB body until the server answers; return the status line."""
     context = server.ssl_context()
-    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as raw, context.wrap_socket(raw, server_hostname="localhost") as tls:
+    with (
+        socket.create_connection(("127.0.0.1", server.port), timeout=20) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
         framing = b"Transfer-Encoding: chunked\r\n" if chunked else b"Content-Length: 10485760\r\n"
         tls.sendall(b"POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" + framing + b"\r\n")
         block = b"x" * 65536
@@ -170,7 +186,11 @@ def big_bodies(work: Path) -> dict[str, Any]:
                 client.post("/mutate", content=BODY, headers=HEADERS)
             before = rss_mib(server.process.pid)
             statuses: list[str] = []
-            run_all([lambda: statuses.append(big_body(server, chunked))] * 20)
+
+            def send(server: Server = server, chunked: bool = chunked, statuses: list[str] = statuses) -> None:
+                statuses.append(big_body(server, chunked))
+
+            run_all([send] * 20)
             results[f"{kind}_413"] = sum(status.startswith("HTTP/1.1 413") for status in statuses)
             results[f"{kind}_rss_growth_mib"] = round(rss_mib(server.process.pid) - before, 1)
     return results
@@ -187,7 +207,10 @@ def run_all(tasks: list[Callable[[], None]]) -> None:
 def slow_body(work: Path) -> dict[str, Any]:
     with Server(work, "--body-timeout", "3") as server:
         context = server.ssl_context()
-        with socket.create_connection(("127.0.0.1", server.port), timeout=20) as raw, context.wrap_socket(raw, server_hostname="localhost") as tls:
+        with (
+            socket.create_connection(("127.0.0.1", server.port), timeout=20) as raw,
+            context.wrap_socket(raw, server_hostname="localhost") as tls,
+        ):
             tls.sendall(b"POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n")
             started, answer = time.monotonic(), b""
             tls.settimeout(1.1)
@@ -206,16 +229,25 @@ def slow_body(work: Path) -> dict[str, Any]:
 
 def main() -> int:
     figures: dict[str, dict[str, Any]] = {}
-    for name, scenario in [("rotation", rotation), ("restart", restart), ("rules", rules_reload), ("big_bodies", big_bodies),
-                           ("slow_body", slow_body)]:
+    for name, scenario in [
+        ("rotation", rotation),
+        ("restart", restart),
+        ("rules", rules_reload),
+        ("big_bodies", big_bodies),
+        ("slow_body", slow_body),
+    ]:
         with tempfile.TemporaryDirectory(prefix=f"wg-soak-{name}-") as work:
             figures[name] = scenario(Path(work))
         print(f"soak {name}: " + " ".join(f"{k}={v}" for k, v in figures[name].items()), flush=True)
     healthy = (
-        figures["rotation"]["failed"] == 0 and figures["rotation"]["corrupt_pair_kept_old"]
-        and figures["restart"]["failed_before_sigterm"] == 0 and figures["restart"]["failed_while_draining"] == 0
-        and figures["restart"]["exit_code"] == 0 and figures["rules"]["failed"] == 0
-        and figures["big_bodies"]["declared_413"] == 20 and figures["big_bodies"]["chunked_413"] == 20
+        figures["rotation"]["failed"] == 0
+        and figures["rotation"]["corrupt_pair_kept_old"]
+        and figures["restart"]["failed_before_sigterm"] == 0
+        and figures["restart"]["failed_while_draining"] == 0
+        and figures["restart"]["exit_code"] == 0
+        and figures["rules"]["failed"] == 0
+        and figures["big_bodies"]["declared_413"] == 20
+        and figures["big_bodies"]["chunked_413"] == 20
         and figures["slow_body"]["status"].startswith("HTTP/1.1 408")
     )
     return 0 if healthy else 1

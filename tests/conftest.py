@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
-
 import os
+from typing import Any
 
 import kubernetes_validate
 import pytest

@@ -45,7 +45,7 @@ def write_pair(directory: Path, name: str = "tls") -> tuple[Path, Path, Path]:
     bundle = make_bundle("localhost", DEV_SANS)
     directory.mkdir(parents=True, exist_ok=True)
     paths = directory / "ca.crt", directory / f"{name}.crt", directory / f"{name}.key"
-    for path, data in zip(paths, (bundle.ca_cert, bundle.tls_cert, bundle.tls_key)):
+    for path, data in zip(paths, (bundle.ca_cert, bundle.tls_cert, bundle.tls_key), strict=True):
         path.write_bytes(data)
     return paths
 
@@ -60,9 +60,25 @@ class Server:
         self.ca = cert_dir / "ca.crt"
         self.log_path = workdir / f"server-{self.port}.log"
         self.argv = [
-            sys.executable, "-m", "webhook", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-            "--tls-cert", str(cert_dir / "tls.crt"), "--tls-key", str(cert_dir / "tls.key"),
-            "--reload-interval", "0.2", "--drain-seconds", "1", "--log-format", "json", *args,
+            sys.executable,
+            "-m",
+            "webhook",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--tls-cert",
+            str(cert_dir / "tls.crt"),
+            "--tls-key",
+            str(cert_dir / "tls.key"),
+            "--reload-interval",
+            "0.2",
+            "--drain-seconds",
+            "1",
+            "--log-format",
+            "json",
+            *args,
         ]
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -140,7 +156,9 @@ def review(obj: dict[str, Any], uid: str = "uid-1", operation: str = "CREATE", n
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
         "request": {
-            "uid": uid, "operation": operation, "namespace": namespace,
+            "uid": uid,
+            "operation": operation,
+            "namespace": namespace,
             "kind": {"group": "", "version": "v1", "kind": "Pod"},
             "resource": {"group": "", "version": "v1", "resource": "pods"},
             "object": obj,

@@ -36,17 +36,25 @@ BAD: dict[str, list[str]] = {
 }
 BAD_VALUES = {key: st.sampled_from(values) for key, values in BAD.items()}
 
-exec_probe = st.fixed_dictionaries({"exec": st.fixed_dictionaries({"command": st.just(["true"])})},
-                                   optional={"periodSeconds": st.integers(1, 60)})
-lifecycle = st.fixed_dictionaries({}, optional={"preStop": exec_probe.map(lambda p: {"exec": p["exec"]}),
-                                                "postStart": exec_probe.map(lambda p: {"exec": p["exec"]})})
+exec_probe = st.fixed_dictionaries(
+    {"exec": st.fixed_dictionaries({"command": st.just(["true"])})}, optional={"periodSeconds": st.integers(1, 60)}
+)
+lifecycle = st.fixed_dictionaries(
+    {},
+    optional={
+        "preStop": exec_probe.map(lambda p: {"exec": p["exec"]}),
+        "postStart": exec_probe.map(lambda p: {"exec": p["exec"]}),
+    },
+)
 command = st.sampled_from([["sh", "-c", "bundle exec sidekiq"], ["sh", "-c", "exec celery worker"], ["/app/run"], ["/bin/bash"]])
 
 
 def container(name: str) -> st.SearchStrategy[dict[str, Any]]:
     env_entry = st.one_of(
         st.fixed_dictionaries({"name": st.sampled_from(["A", "B_C", "WORKERGUARD_HEARTBEAT_FILE"]), "value": any_text}),
-        st.fixed_dictionaries({"name": st.just("WORKERGUARD_HEARTBEAT_FILE"), "value": st.just("/var/run/workerguard/heartbeat")}),
+        st.fixed_dictionaries(
+            {"name": st.just("WORKERGUARD_HEARTBEAT_FILE"), "value": st.just("/var/run/workerguard/heartbeat")}
+        ),
     )
     mount = st.fixed_dictionaries({"name": st.sampled_from(["data", "cache", "workerguard-heartbeat"]), "mountPath": paths})
     return st.fixed_dictionaries(
@@ -75,9 +83,18 @@ def annotations(draw: st.DrawFn, container_names: list[str]) -> dict[str, str]:
     # Keys people write: unicode, '/' and '~' (JSON pointer specials), autoscaler keys, misspellings.
     others = st.one_of(
         st.text(min_size=1, max_size=15),
-        st.sampled_from(["a/b~c", "~0~1", "example.com/ä", "cluster-autoscaler.kubernetes.io/safe-to-evict",
-                         "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes", "kubectl.kubernetes.io/default-container",
-                         PREFIX + "readines-max-age", PREFIX + "ünïcode"]),
+        st.sampled_from(
+            [
+                "a/b~c",
+                "~0~1",
+                "example.com/ä",
+                "cluster-autoscaler.kubernetes.io/safe-to-evict",
+                "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes",
+                "kubectl.kubernetes.io/default-container",
+                PREFIX + "readines-max-age",
+                PREFIX + "ünïcode",
+            ]
+        ),
     )
     for key in draw(st.lists(others, max_size=3)):
         result[key] = draw(st.one_of(any_text, st.sampled_from(container_names), st.just("data,cache")))
@@ -88,12 +105,16 @@ def annotations(draw: st.DrawFn, container_names: list[str]) -> dict[str, str]:
 def pods(draw: st.DrawFn) -> dict[str, Any]:
     names = draw(st.lists(dns_label, min_size=1, max_size=3, unique=True))
     spec: dict[str, Any] = {"containers": [draw(container(name)) for name in names]}
-    volumes = draw(st.lists(st.sampled_from(["data", "cache", "workerguard-heartbeat", "workerguard-heartbeat-2"]), unique=True, max_size=3))
+    volumes = draw(
+        st.lists(st.sampled_from(["data", "cache", "workerguard-heartbeat", "workerguard-heartbeat-2"]), unique=True, max_size=3)
+    )
     if volumes:
         spec["volumes"] = [{"name": name, "emptyDir": {}} for name in volumes]
     if draw(st.booleans()):
-        spec["initContainers"] = [{"name": "init-" + names[0], "image": "busybox"},
-                                  {"name": "sidecar-" + names[0], "image": "envoy", "restartPolicy": "Always"}]
+        spec["initContainers"] = [
+            {"name": "init-" + names[0], "image": "busybox"},
+            {"name": "sidecar-" + names[0], "image": "envoy", "restartPolicy": "Always"},
+        ]
     if draw(st.booleans()):
         spec["ephemeralContainers"] = [{"name": "debug-" + names[0], "image": "busybox"}]
     if draw(st.booleans()):

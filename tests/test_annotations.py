@@ -34,8 +34,11 @@ def test_every_bad_annotation_is_reported_not_just_the_first() -> None:
     assert [(p.field, p.message) for p in read.problems] == [
         ("spec.template.metadata.annotations[workerguard.io/readiness-max-age]", "'abc' is not a duration like 60s or 2m"),
         ("spec.template.metadata.annotations[workerguard.io/probe-period]", "'1.5s' is not a whole number of seconds"),
-        ("spec.template.metadata.annotations[workerguard.io/heartbeat-path]", "'/tmp/$(id)' may only contain letters, digits and . _ - /"),
-        ("spec.template.metadata.annotations[workerguard.io/override-probes]", "'yes' is not \"true\" or \"false\""),
+        (
+            "spec.template.metadata.annotations[workerguard.io/heartbeat-path]",
+            "'/tmp/$(id)' may only contain letters, digits and . _ - /",
+        ),
+        ("spec.template.metadata.annotations[workerguard.io/override-probes]", '\'yes\' is not "true" or "false"'),
     ]
     assert read.layer.values == {}
 

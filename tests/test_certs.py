@@ -22,7 +22,12 @@ def workerguard(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_service_sans_cover_every_name_the_apiserver_may_dial() -> None:
     assert service_sans("wg", "ops", ["wg.example.com", "wg"]) == [
-        "wg", "wg.ops", "wg.ops.svc", "wg.ops.svc.cluster.local", "wg.example.com"]
+        "wg",
+        "wg.ops",
+        "wg.ops.svc",
+        "wg.ops.svc.cluster.local",
+        "wg.example.com",
+    ]
 
 
 def test_the_bundle_is_a_ca_and_a_serving_certificate_it_signed() -> None:
@@ -39,7 +44,7 @@ def test_the_bundle_is_a_ca_and_a_serving_certificate_it_signed() -> None:
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert sans.get_values_for_type(x509.DNSName) == ["wg", "wg.ops", "wg.ops.svc", "wg.ops.svc.cluster.local"]
     assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["10.0.0.7"]
-    lifetime = cert.not_valid_after_utc - datetime.datetime.now(datetime.timezone.utc)
+    lifetime = cert.not_valid_after_utc - datetime.datetime.now(datetime.UTC)
     assert datetime.timedelta(days=29) < lifetime <= datetime.timedelta(days=30)
     assert inspect_pair(bundle.tls_cert, bundle.tls_key).key_matches
 
@@ -51,11 +56,15 @@ def test_certs_command_writes_files_openssl_verifies_and_refuses_to_overwrite(tm
     assert stat.S_IMODE(os.stat(out / "tls.key").st_mode) == 0o600
     openssl = shutil.which("openssl")
     assert openssl, "openssl is part of Debian's base system"
-    verified = subprocess.run([openssl, "verify", "-CAfile", str(out / "ca.crt"), "-purpose", "sslserver", str(out / "tls.crt")],
-                              capture_output=True, text=True)
+    verified = subprocess.run(
+        [openssl, "verify", "-CAfile", str(out / "ca.crt"), "-purpose", "sslserver", str(out / "tls.crt")],
+        capture_output=True,
+        text=True,
+    )
     assert verified.returncode == 0 and verified.stdout.strip().endswith(": OK"), verified.stdout + verified.stderr
-    text = subprocess.run([openssl, "x509", "-in", str(out / "tls.crt"), "-noout", "-ext", "subjectAltName"],
-                          capture_output=True, text=True).stdout
+    text = subprocess.run(
+        [openssl, "x509", "-in", str(out / "tls.crt"), "-noout", "-ext", "subjectAltName"], capture_output=True, text=True
+    ).stdout
     assert "DNS:workerguard.workerguard.svc.cluster.local" in text and "IP Address:127.0.0.1" in text
     before = (out / "tls.crt").read_bytes()
     again = workerguard("certs", "--out", str(out))

@@ -28,8 +28,12 @@ def test_preview_json_has_exactly_the_documented_keys_and_a_patch_that_applies(t
     assert list(result) == ["allowed", "patch", "object", "explanations", "warnings", "errors"]
     assert result["allowed"] is True and result["errors"] == [] and result["warnings"] == []
     assert jsonpatch.apply_patch(pod, result["patch"]) == result["object"]
-    assert {"setting": "safe-to-evict", "value": "false", "source": "profile:sidekiq",
-            "paths": ["/metadata/annotations/cluster-autoscaler.kubernetes.io~1safe-to-evict"]} in result["explanations"]
+    assert {
+        "setting": "safe-to-evict",
+        "value": "false",
+        "source": "profile:sidekiq",
+        "paths": ["/metadata/annotations/cluster-autoscaler.kubernetes.io~1safe-to-evict"],
+    } in result["explanations"]
 
 
 def test_preview_reads_stdin_and_gives_an_array_for_several_documents() -> None:
@@ -38,7 +42,9 @@ def test_preview_reads_stdin_and_gives_an_array_for_several_documents() -> None:
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout)
     assert [bool(r["patch"]) for r in results] == [True, False]
-    assert results[1]["warnings"] == [{"code": "not_opted_in", "message": 'the pod is not labelled workerguard.io/inject: "true"'}]
+    assert results[1]["warnings"] == [
+        {"code": "not_opted_in", "message": 'the pod is not labelled workerguard.io/inject: "true"'}
+    ]
 
 
 def test_preview_exits_1_when_denied_and_says_why() -> None:
@@ -46,8 +52,10 @@ def test_preview_exits_1_when_denied_and_says_why() -> None:
     assert done.returncode == 1
     result = json.loads(done.stdout)
     assert result["allowed"] is False and result["patch"] == []
-    assert {"field": "metadata.annotations[workerguard.io/readiness-max-age]",
-            "message": "'abc' is not a duration like 60s or 2m"} in result["errors"]
+    assert {
+        "field": "metadata.annotations[workerguard.io/readiness-max-age]",
+        "message": "'abc' is not a duration like 60s or 2m",
+    } in result["errors"]
 
 
 def test_preview_patch_and_diff_outputs() -> None:

@@ -15,7 +15,7 @@ LINES = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()
 
 
 def instructions(name: str) -> list[str]:
-    return [line[len(name) + 1:] for line in LINES if line.upper().startswith(name + " ")]
+    return [line[len(name) + 1 :] for line in LINES if line.upper().startswith(name + " ")]
 
 
 def test_the_base_image_is_a_pinned_slim_python() -> None:
@@ -37,7 +37,7 @@ def test_every_copy_source_exists_and_is_not_ignored() -> None:
 
 
 def test_the_final_stage_is_non_root_and_has_no_build_tools() -> None:
-    final = LINES[max(i for i, line in enumerate(LINES) if line.startswith("FROM ")):]
+    final = LINES[max(i for i, line in enumerate(LINES) if line.startswith("FROM ")) :]
     user = [line for line in final if line.startswith("USER ")]
     assert user and re.fullmatch(r"USER [1-9]\d*:[1-9]\d*", user[-1])
     assert not any(re.search(r"apt-get|gcc|build-essential|pip install", line) for line in final)
@@ -54,23 +54,50 @@ def test_the_install_step_works_in_a_clean_venv_from_the_copied_files(tmp_path: 
             (shutil.copytree if (ROOT / source).is_dir() else shutil.copy)(ROOT / source, context / source)
     # Build from the copied files only (no network: the build backend is the test environment's own),
     # then install that wheel into a clean venv whose dependencies come from the test environment.
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-                            "-w", str(tmp_path / "dist"), str(context)], capture_output=True, text=True)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(tmp_path / "dist"),
+            str(context),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert built.returncode == 0, built.stderr
     [wheel] = (tmp_path / "dist").glob("workerguard-*.whl")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    install = subprocess.run([str(venv / "bin/pip"), "install", "--no-deps", "--no-index", str(wheel)],
-                             capture_output=True, text=True, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    install = subprocess.run(
+        [str(venv / "bin/pip"), "install", "--no-deps", "--no-index", str(wheel)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )
     assert install.returncode == 0, install.stderr
     [entrypoint] = instructions("ENTRYPOINT")
     command = json.loads(entrypoint)
     assert command == ["workerguard", "serve"]
-    ran = subprocess.run([str(venv / "bin" / command[0]), *command[1:], "--help"], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if "site-packages" in p)},
-                         cwd=tmp_path)
+    ran = subprocess.run(
+        [str(venv / "bin" / command[0]), *command[1:], "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if "site-packages" in p)},
+        cwd=tmp_path,
+    )
     assert ran.returncode == 0, ran.stderr
     assert "--tls-cert" in ran.stdout
-    installed = subprocess.run([str(venv / "bin/python"), "-c", "import webhook; print(webhook.__file__)"],
-                               capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""}, cwd=tmp_path)
+    installed = subprocess.run(
+        [str(venv / "bin/python"), "-c", "import webhook; print(webhook.__file__)"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ""},
+        cwd=tmp_path,
+    )
     assert str(venv) in installed.stdout, installed.stdout + installed.stderr

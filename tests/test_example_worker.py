@@ -28,13 +28,15 @@ def heartbeat_dir() -> Iterator[Path]:
 
 
 def injected_commands(heartbeat: Path) -> dict[str, str]:
-    pod = make_pod({
-        "workerguard.io/heartbeat-path": str(heartbeat),
-        "workerguard.io/probe-period": "1s",
-        "workerguard.io/readiness-max-age": "2s",
-        "workerguard.io/liveness-max-age": "4s",
-        "workerguard.io/prestop-sleep": "1s",
-    })
+    pod = make_pod(
+        {
+            "workerguard.io/heartbeat-path": str(heartbeat),
+            "workerguard.io/probe-period": "1s",
+            "workerguard.io/readiness-max-age": "2s",
+            "workerguard.io/liveness-max-age": "4s",
+            "workerguard.io/prestop-sleep": "1s",
+        }
+    )
     container = plan(pod).mutated()["spec"]["containers"][0]
     scripts = {name: container[f"{name}Probe"]["exec"]["command"][2] for name in ("startup", "readiness", "liveness")}
     scripts["preStop"] = container["lifecycle"]["preStop"]["exec"]["command"][2]

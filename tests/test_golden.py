@@ -52,7 +52,18 @@ def test_core_output_matches_the_golden_file(case: str) -> None:
 @pytest.mark.parametrize("case", CASES)
 def test_cli_output_matches_the_golden_file(case: str) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "webhook", "preview", "-f", str(GOLDEN / f"{case}.yaml"), "--rules", str(RULES_FILE), "-o", "yaml"],
+        [
+            sys.executable,
+            "-m",
+            "webhook",
+            "preview",
+            "-f",
+            str(GOLDEN / f"{case}.yaml"),
+            "--rules",
+            str(RULES_FILE),
+            "-o",
+            "yaml",
+        ],
         capture_output=True,
         text=True,
         timeout=60,

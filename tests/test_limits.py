@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from webhook.server.limits import BodyBudget, RequestRefused, read_body
+from webhook.server.limits import BodyBudget, read_body, RequestRefused
 
 
 def receiver(chunks: list[bytes]) -> Any:

@@ -39,8 +39,9 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list
     certs = root / "certs"
     run = [sys.executable, "-m", "webhook"]
     assert subprocess.run([*run, "certs", "--out", str(certs)], capture_output=True).returncode == 0
-    made = subprocess.run([*run, "manifests", "--certs", str(certs), "--out", str(tree / "overlays/self-signed")],
-                          capture_output=True, text=True)
+    made = subprocess.run(
+        [*run, "manifests", "--certs", str(certs), "--out", str(tree / "overlays/self-signed")], capture_output=True, text=True
+    )
     assert made.returncode == 0, made.stderr
     yield kustomize(tree / "overlays/self-signed"), certs
 
@@ -66,8 +67,15 @@ def test_every_resource_of_every_overlay_validates_strictly(
     rendered = {"base": base, "cert-manager": cert_manager, "self-signed": self_signed[0]}
     for name, objects in rendered.items():
         kinds = sorted(obj["kind"] for obj in objects)
-        assert {"Namespace", "ServiceAccount", "Deployment", "Service", "PodDisruptionBudget", "ConfigMap",
-                "MutatingWebhookConfiguration"} <= set(kinds), name
+        assert {
+            "Namespace",
+            "ServiceAccount",
+            "Deployment",
+            "Service",
+            "PodDisruptionBudget",
+            "ConfigMap",
+            "MutatingWebhookConfiguration",
+        } <= set(kinds), name
         for obj in objects:
             if obj["kind"] not in CRD_KINDS:
                 validate(obj)
@@ -87,12 +95,16 @@ def test_the_webhook_configuration_is_what_the_readme_promises(base: list[dict[s
     assert webhook["reinvocationPolicy"] == "IfNeeded"
     assert 1 <= webhook["timeoutSeconds"] <= 5
     assert webhook["failurePolicy"] in ("Fail", "Ignore")
-    assert webhook["rules"] == [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
-                                 "resources": ["pods"], "scope": "Namespaced"}]
+    assert webhook["rules"] == [
+        {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"], "scope": "Namespaced"}
+    ]
     service_ref = webhook["clientConfig"]["service"]
     service = one(base, "Service")
     assert (service_ref["name"], service_ref["namespace"], service_ref["path"]) == (
-        service["metadata"]["name"], service["metadata"]["namespace"], "/mutate")
+        service["metadata"]["name"],
+        service["metadata"]["namespace"],
+        "/mutate",
+    )
     assert service["spec"]["ports"][0]["port"] == service_ref["port"] == 443
 
 
@@ -153,7 +165,10 @@ def test_self_signed_overlay_carries_our_pair_and_its_ca(self_signed: tuple[list
     objects, certs = self_signed
     secret = one(objects, "Secret")
     assert (secret["metadata"]["name"], secret["metadata"]["namespace"], secret["type"]) == (
-        "workerguard-tls", "workerguard", "kubernetes.io/tls")
+        "workerguard-tls",
+        "workerguard",
+        "kubernetes.io/tls",
+    )
     cert, key = (base64.b64decode(secret["data"][name]) for name in ("tls.crt", "tls.key"))
     assert inspect_pair(cert, key).key_matches
     ca_bundle = base64.b64decode(one(objects, "MutatingWebhookConfiguration")["webhooks"][0]["clientConfig"]["caBundle"])

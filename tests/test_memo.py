@@ -12,7 +12,7 @@ import yaml
 from bench.pods import realistic_pod
 from tests.conftest import make_pod
 from webhook.core.memo import PlanMemo
-from webhook.core.plan import PlanOptions, plan
+from webhook.core.plan import plan, PlanOptions
 from webhook.core.rules import BUILTIN_RULES, parse_rules
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -21,7 +21,15 @@ OPTIONS = PlanOptions(namespace="billing")
 
 def same(a: Any, b: Any) -> bool:
     return (a.allowed, a.patch, a.warnings, a.errors, a.skip, a.profile, a.rules, a.explanations) == (
-        b.allowed, b.patch, b.warnings, b.errors, b.skip, b.profile, b.rules, b.explanations)
+        b.allowed,
+        b.patch,
+        b.warnings,
+        b.errors,
+        b.skip,
+        b.profile,
+        b.rules,
+        b.explanations,
+    )
 
 
 def test_a_replica_is_answered_from_the_memo_with_its_own_source() -> None:

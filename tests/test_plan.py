@@ -8,7 +8,7 @@ import jsonpointer
 import pytest
 
 from tests.conftest import deep, make_pod, validate
-from webhook.core.plan import Plan, PlanOptions, plan
+from webhook.core.plan import Plan, plan, PlanOptions
 from webhook.core.rules import parse_rules
 from webhook.core.types import WARNING_MAX_CHARS, WARNINGS_MAX
 
@@ -33,6 +33,7 @@ def sources(result: Plan) -> dict[str, str]:
 
 
 # --- who is touched ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("label", [None, "false", "True", "yes", ""])
 def test_pods_without_the_exact_opt_in_label_are_untouched(label: str | None) -> None:
@@ -82,6 +83,7 @@ def test_objects_without_a_pod_are_skipped(kind: str | None) -> None:
 
 # --- what is injected --------------------------------------------------------------------------------
 
+
 def test_a_bare_pod_gets_volume_mount_env_probes_grace_and_status() -> None:
     result = injected(make_pod())
     mutated = result.mutated()
@@ -90,7 +92,10 @@ def test_a_bare_pod_gets_volume_mount_env_probes_grace_and_status() -> None:
     assert container["volumeMounts"] == [{"name": "workerguard-heartbeat", "mountPath": "/var/run/workerguard"}]
     assert container["env"] == [{"name": "WORKERGUARD_HEARTBEAT_FILE", "value": "/var/run/workerguard/heartbeat"}]
     assert {k: container["readinessProbe"][k] for k in ("periodSeconds", "timeoutSeconds", "failureThreshold")} == {
-        "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 1}
+        "periodSeconds": 10,
+        "timeoutSeconds": 5,
+        "failureThreshold": 1,
+    }
     assert container["livenessProbe"]["failureThreshold"] == 3
     assert container["startupProbe"]["failureThreshold"] == 30  # 300s / 10s
     assert "lifecycle" not in container  # prestop-sleep defaults to 0
@@ -120,8 +125,11 @@ def test_only_the_target_container_changes() -> None:
     [
         ({}, 0, "default (first container)"),
         ({"kubectl.kubernetes.io/default-container": "sidekiq"}, 1, "annotation:kubectl.kubernetes.io/default-container"),
-        ({"kubectl.kubernetes.io/default-container": "web", "workerguard.io/container": "sidekiq"}, 1,
-         "annotation:workerguard.io/container"),
+        (
+            {"kubectl.kubernetes.io/default-container": "web", "workerguard.io/container": "sidekiq"},
+            1,
+            "annotation:workerguard.io/container",
+        ),
     ],
 )
 def test_the_target_container_is_chosen_by_annotation_then_default_container_then_first(
@@ -144,8 +152,16 @@ def test_an_unknown_container_name_is_an_error_naming_the_containers() -> None:
 
 
 def test_probes_honour_the_settings() -> None:
-    result = injected(make_pod({"workerguard.io/readiness-max-age": "90s", "workerguard.io/liveness-max-age": "10m",
-                                "workerguard.io/probe-period": "15s", "workerguard.io/startup-timeout": "1m"}))
+    result = injected(
+        make_pod(
+            {
+                "workerguard.io/readiness-max-age": "90s",
+                "workerguard.io/liveness-max-age": "10m",
+                "workerguard.io/probe-period": "15s",
+                "workerguard.io/startup-timeout": "1m",
+            }
+        )
+    )
     container = container_of(result)
     assert container["readinessProbe"]["exec"]["command"][2].endswith('test "$a" -le 90')
     assert container["livenessProbe"]["exec"]["command"][2].endswith('test "$a" -le 600')
@@ -154,7 +170,9 @@ def test_probes_honour_the_settings() -> None:
 
 
 def test_off_switches_leave_out_liveness_and_startup() -> None:
-    container = container_of(injected(make_pod({"workerguard.io/liveness-max-age": "off", "workerguard.io/startup-timeout": "off"})))
+    container = container_of(
+        injected(make_pod({"workerguard.io/liveness-max-age": "off", "workerguard.io/startup-timeout": "off"}))
+    )
     assert "livenessProbe" not in container and "startupProbe" not in container
     assert "readinessProbe" in container
 
@@ -165,7 +183,8 @@ def test_user_probes_are_kept_with_a_warning_unless_override_is_asked() -> None:
     assert container_of(kept)["readinessProbe"] == own and container_of(kept)["livenessProbe"] == own
     assert "startupProbe" in container_of(kept)
     assert [(w.code, w.message) for w in kept.warnings] == [
-        ("probe_kept", "kept the existing readinessProbe, livenessProbe of 'worker'; override-probes replaces them")]
+        ("probe_kept", "kept the existing readinessProbe, livenessProbe of 'worker'; override-probes replaces them")
+    ]
     replaced = injected(make_pod({"workerguard.io/override-probes": "true"}, readinessProbe=own))
     assert "exec" in container_of(replaced)["readinessProbe"]
     assert replaced.warnings == []
@@ -173,7 +192,9 @@ def test_user_probes_are_kept_with_a_warning_unless_override_is_asked() -> None:
 
 
 def test_prestop_marks_draining_then_sleeps_and_a_users_own_prestop_is_kept() -> None:
-    container = container_of(injected(make_pod({"workerguard.io/prestop-sleep": "7s"}, lifecycle={"postStart": {"exec": {"command": ["true"]}}})))
+    container = container_of(
+        injected(make_pod({"workerguard.io/prestop-sleep": "7s"}, lifecycle={"postStart": {"exec": {"command": ["true"]}}}))
+    )
     assert container["lifecycle"]["postStart"] == {"exec": {"command": ["true"]}}
     assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sh", "-c", ': > "/var/run/workerguard/draining"; sleep 7']
     theirs = {"exec": {"command": ["kill", "-TSTP", "1"]}}
@@ -215,26 +236,42 @@ def test_our_volume_joins_an_existing_local_volumes_list() -> None:
     pod = make_pod({"cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes": "cache, scratch"})
     mutated = injected(pod).mutated()
     assert mutated["metadata"]["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"] == (
-        "cache,scratch,workerguard-heartbeat")
+        "cache,scratch,workerguard-heartbeat"
+    )
 
 
 def test_names_already_taken_are_avoided() -> None:
     pod = make_pod(volumeMounts=[{"name": "workerguard-heartbeat", "mountPath": "/data"}])
-    pod["spec"]["volumes"] = [{"name": "workerguard-heartbeat", "emptyDir": {}}, {"name": "workerguard-heartbeat-2", "emptyDir": {}}]
+    pod["spec"]["volumes"] = [
+        {"name": "workerguard-heartbeat", "emptyDir": {}},
+        {"name": "workerguard-heartbeat-2", "emptyDir": {}},
+    ]
     mutated = injected(pod).mutated()
     assert mutated["spec"]["volumes"][-1]["name"] == "workerguard-heartbeat-3"
-    assert mutated["spec"]["containers"][0]["volumeMounts"][-1] == {"name": "workerguard-heartbeat-3", "mountPath": "/var/run/workerguard"}
+    assert mutated["spec"]["containers"][0]["volumeMounts"][-1] == {
+        "name": "workerguard-heartbeat-3",
+        "mountPath": "/var/run/workerguard",
+    }
 
 
 @pytest.mark.parametrize(
     ("container", "field", "fragment"),
     [
-        ({"volumeMounts": [{"name": "run", "mountPath": "/var/run/workerguard"}]}, "spec.containers[0].volumeMounts[0]",
-         "/var/run/workerguard is already the mount of volume 'run'"),
-        ({"volumeMounts": [{"name": "hb", "mountPath": "/var/run/workerguard/heartbeat"}]}, "spec.containers[0].volumeMounts[0]",
-         "already the mount of volume 'hb'"),
-        ({"env": [{"name": "WORKERGUARD_HEARTBEAT_FILE", "value": "/tmp/x"}]}, "spec.containers[0].env[0]",
-         "WORKERGUARD_HEARTBEAT_FILE is already set"),
+        (
+            {"volumeMounts": [{"name": "run", "mountPath": "/var/run/workerguard"}]},
+            "spec.containers[0].volumeMounts[0]",
+            "/var/run/workerguard is already the mount of volume 'run'",
+        ),
+        (
+            {"volumeMounts": [{"name": "hb", "mountPath": "/var/run/workerguard/heartbeat"}]},
+            "spec.containers[0].volumeMounts[0]",
+            "already the mount of volume 'hb'",
+        ),
+        (
+            {"env": [{"name": "WORKERGUARD_HEARTBEAT_FILE", "value": "/tmp/x"}]},
+            "spec.containers[0].env[0]",
+            "WORKERGUARD_HEARTBEAT_FILE is already set",
+        ),
     ],
 )
 def test_real_clashes_are_errors_naming_the_field(container: dict[str, Any], field: str, fragment: str) -> None:
@@ -253,6 +290,7 @@ def test_the_same_env_value_already_set_is_not_duplicated() -> None:
 
 # --- warnings ------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("command", "args", "warned"),
     [
@@ -265,7 +303,9 @@ def test_the_same_env_value_already_set_is_not_duplicated() -> None:
         (None, None, False),
     ],
 )
-def test_a_shell_wrapped_worker_without_exec_is_warned_about(command: list[str] | None, args: list[str] | None, warned: bool) -> None:
+def test_a_shell_wrapped_worker_without_exec_is_warned_about(
+    command: list[str] | None, args: list[str] | None, warned: bool
+) -> None:
     container: dict[str, Any] = {}
     if command:
         container["command"] = command
@@ -277,8 +317,13 @@ def test_a_shell_wrapped_worker_without_exec_is_warned_about(command: list[str] 
 
 def test_warnings_fit_the_apiservers_limits() -> None:
     pod = make_pod(
-        {"workerguard.io/probe-period": "2s", "workerguard.io/liveness-max-age": "60s", "workerguard.io/prestop-sleep": "1s",
-         "workerguard.io/safe-to-evict": "false", "cluster-autoscaler.kubernetes.io/safe-to-evict": "true"},
+        {
+            "workerguard.io/probe-period": "2s",
+            "workerguard.io/liveness-max-age": "60s",
+            "workerguard.io/prestop-sleep": "1s",
+            "workerguard.io/safe-to-evict": "false",
+            "cluster-autoscaler.kubernetes.io/safe-to-evict": "true",
+        },
         command=["sh", "-c", "run-worker"],
         readinessProbe={"exec": {"command": ["true"]}},
         lifecycle={"preStop": {"exec": {"command": ["true"]}}},
@@ -292,11 +337,14 @@ def test_warnings_fit_the_apiservers_limits() -> None:
 
 # --- bad settings ----------------------------------------------------------------------------------------
 
+
 def test_invalid_settings_deny_by_default_with_every_problem() -> None:
     result = plan(make_pod({"workerguard.io/readiness-max-age": "abc", "workerguard.io/probe-period": "-1"}))
     assert not result.allowed and result.patch == []
     assert [e.field for e in result.errors] == [
-        "metadata.annotations[workerguard.io/readiness-max-age]", "metadata.annotations[workerguard.io/probe-period]"]
+        "metadata.annotations[workerguard.io/readiness-max-age]",
+        "metadata.annotations[workerguard.io/probe-period]",
+    ]
 
 
 def test_on_invalid_allow_admits_untouched_with_the_errors_as_warnings() -> None:
@@ -392,7 +440,10 @@ WORKLOADS = {
 def test_workloads_are_patched_at_their_pod_template(kind: str) -> None:
     api_version, path = WORKLOADS[kind]
     pod = make_pod({"workerguard.io/profile": "sidekiq"})
-    template = {"metadata": {"labels": pod["metadata"]["labels"], "annotations": pod["metadata"]["annotations"]}, "spec": pod["spec"]}
+    template = {
+        "metadata": {"labels": pod["metadata"]["labels"], "annotations": pod["metadata"]["annotations"]},
+        "spec": pod["spec"],
+    }
     if kind == "Job" or kind == "CronJob":
         template["spec"]["restartPolicy"] = "Never"
     node: dict[str, Any] = {"template": template}
@@ -408,8 +459,12 @@ def test_workloads_are_patched_at_their_pod_template(kind: str) -> None:
 
 
 def test_the_template_label_decides_not_the_workloads_own() -> None:
-    workload = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w", "labels": {"workerguard.io/inject": "true"}},
-                "spec": {"template": {"metadata": {"labels": {}}, "spec": {"containers": [{"name": "a", "image": "b"}]}}}}
+    workload = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "w", "labels": {"workerguard.io/inject": "true"}},
+        "spec": {"template": {"metadata": {"labels": {}}, "spec": {"containers": [{"name": "a", "image": "b"}]}}},
+    }
     assert plan(workload).skip.code == "not_opted_in"  # type: ignore[union-attr]
 
 

@@ -117,7 +117,9 @@ def test_a_missing_heartbeat_fails_every_probe(shell: str, heartbeat_format: str
 
 @pytest.mark.parametrize("shell", SHELLS)
 @pytest.mark.parametrize("heartbeat_format", ["unix", "mtime"])
-def test_a_directory_where_the_heartbeat_should_be_fails(shell: str, heartbeat_format: str, workdir: Path, busybox_path: str) -> None:
+def test_a_directory_where_the_heartbeat_should_be_fails(
+    shell: str, heartbeat_format: str, workdir: Path, busybox_path: str
+) -> None:
     commands = probe_commands(workdir, heartbeat_format)
     (workdir / "heartbeat").mkdir()
     os.utime(workdir / "heartbeat", (0, 0))

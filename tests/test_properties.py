@@ -10,7 +10,7 @@ from hypothesis import given, note
 from tests.conftest import validate
 from tests.strategies import BAD, objects, pods
 from webhook.core.annotations import PREFIX
-from webhook.core.plan import PlanOptions, plan
+from webhook.core.plan import plan, PlanOptions
 from webhook.core.workload import locate_pod
 
 
@@ -48,8 +48,11 @@ SKIPPED_BEFORE_SETTINGS = {"not_opted_in", "excluded_namespace", "windows_pod"}
 def test_every_bad_annotation_value_is_an_error_naming_it(obj: dict[str, Any]) -> None:
     view = locate_pod(obj)
     assert view is not None
-    bad = [key for key, value in view.annotations.items()
-           if key.startswith(PREFIX) and value in BAD.get(key.removeprefix(PREFIX), [])]
+    bad = [
+        key
+        for key, value in view.annotations.items()
+        if key.startswith(PREFIX) and value in BAD.get(key.removeprefix(PREFIX), [])
+    ]
     result = plan(obj)
     if not bad or (result.skip is not None and result.skip.code in SKIPPED_BEFORE_SETTINGS):
         return

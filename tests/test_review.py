@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import make_pod, validate
 from webhook.core.plan import PlanOptions
-from webhook.core.review import BadRequest, answer
+from webhook.core.review import answer, BadRequest
 from webhook.core.rules import BUILTIN_RULES
 
 OPTIONS = PlanOptions()
@@ -100,7 +100,10 @@ def test_a_bad_pod_is_denied_with_a_status_listing_every_error() -> None:
     assert response["allowed"] is False
     assert "patch" not in response and "patchType" not in response
     assert response["status"]["code"] == 400
-    assert "metadata.annotations[workerguard.io/readiness-max-age]: 'abc' is not a duration like 60s or 2m" in response["status"]["message"]
+    assert (
+        "metadata.annotations[workerguard.io/readiness-max-age]: 'abc' is not a duration like 60s or 2m"
+        in response["status"]["message"]
+    )
     assert "unknown profile 'resque'" in response["status"]["message"]
     assert review.decision == "denied"
 
@@ -109,7 +112,9 @@ def test_on_invalid_allow_admits_with_warnings_and_no_patch() -> None:
     pod = make_pod({"workerguard.io/readiness-max-age": "abc"}, namespace=None)
     response = answer(review_body(pod), BUILTIN_RULES, PlanOptions(on_invalid="allow")).response["response"]
     assert response["allowed"] is True and "patch" not in response and "status" not in response
-    assert response["warnings"][0].startswith("workerguard invalid_setting: metadata.annotations[workerguard.io/readiness-max-age]")
+    assert response["warnings"][0].startswith(
+        "workerguard invalid_setting: metadata.annotations[workerguard.io/readiness-max-age]"
+    )
 
 
 def _without(path: str) -> dict[str, Any]:

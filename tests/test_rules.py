@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webhook.core.rules import RulesError, Target, parse_rules
+from webhook.core.rules import parse_rules, RulesError, Target
 from webhook.rulesfile import parse_rules_text
 
 GOOD = """
@@ -26,8 +26,12 @@ rules:
 """
 
 
-def target(namespace: str = "billing", labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None,
-           images: tuple[str, ...] = ("registry.example/billing:3",)) -> Target:
+def target(
+    namespace: str = "billing",
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    images: tuple[str, ...] = ("registry.example/billing:3",),
+) -> Target:
     return Target(namespace, labels if labels is not None else {"app": "sidekiq"}, annotations or {}, images)
 
 
@@ -88,7 +92,10 @@ extra: true
     assert ("profiles.sidekiq", "'sidekiq' is a built-in profile; pick another name and use base: sidekiq") in found
     assert any(field == "profiles.Bad_Name" for field, _ in found)
     assert ("profiles.slow.base", "'resque' is not a built-in profile: generic, sidekiq, celery, pubsub") in found
-    assert ("profiles.tight.set.readiness-max-age", "readiness max age 10s must be at least twice the probe period (10s)") in found
+    assert (
+        "profiles.tight.set.readiness-max-age",
+        "readiness max age 10s must be at least twice the probe period (10s)",
+    ) in found
     assert ("rules[0] (a).set.readiness-max-age", "'abc' is not a duration like 60s or 2m") in found
     assert ("rules[0] (a).set.profile", "unknown profile 'nope'") in found
     assert any(field == "rules[0] (a).set.bogus" and message.startswith("unknown setting") for field, message in found)

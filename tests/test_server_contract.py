@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import make_pod, validate
-from tests.serverproc import Server, review
+from tests.serverproc import review, Server
 
 GOLDEN = Path(__file__).parent / "golden"
 LIMIT = 256 * 1024
@@ -104,8 +104,12 @@ def test_dry_run_requests_are_answered_like_real_ones(client: httpx.Client) -> N
         (b"[1, 2]", "the body is not a JSON object"),
         (json.dumps({"apiVersion": "v1", "kind": "Pod"}).encode(), "expected apiVersion admission.k8s.io/v1"),
         (json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}).encode(), "request is missing"),
-        (json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"operation": "CREATE"}}).encode(),
-         "request.uid is missing"),
+        (
+            json.dumps(
+                {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"operation": "CREATE"}}
+            ).encode(),
+            "request.uid is missing",
+        ),
         (json.dumps(review("a pod")).encode(), "request.object is not an object"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
         (b"\xff\xfe{}", "not valid JSON"),
@@ -121,8 +125,9 @@ def test_a_declared_oversized_body_gets_413_before_it_is_sent(server: Server) ->
     """Headers promise 10 MiB, then nothing is sent: the answer must come without waiting for the body."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
         with server.ssl_context().wrap_socket(raw, server_hostname="localhost") as tls:
-            tls.sendall(b"POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                        b"Content-Length: 10485760\r\n\r\n")
+            tls.sendall(
+                b"POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 10485760\r\n\r\n"
+            )
             started = time.monotonic()
             head = tls.recv(4096)
             assert head.startswith(b"HTTP/1.1 413 "), head
@@ -192,7 +197,9 @@ def test_tls_1_2_and_1_3_are_served(server: Server) -> None:
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_1, ssl.TLSVersion.TLSv1], ids=["TLSv1.1", "TLSv1.0"])
 def test_tls_below_1_2_is_refused_by_the_server(server: Server, version: ssl.TLSVersion) -> None:
     control_port = _permissive_tls_server(server.ca.parent)
-    assert _handshake(control_port, _client_context(server.ca, version)) == version.name.replace("_", ".").replace("TLSv1.0", "TLSv1")
+    assert _handshake(control_port, _client_context(server.ca, version)) == version.name.replace("_", ".").replace(
+        "TLSv1.0", "TLSv1"
+    )
     with pytest.raises(ssl.SSLError):
         _handshake(server.port, _client_context(server.ca, version))
 
@@ -240,7 +247,9 @@ def test_metrics_count_what_happened(client: httpx.Client) -> None:
     mutate(client, review(make_pod(labels={"workerguard.io/inject": "false"})))
     client.post("/mutate", content=b"{", headers={"content-type": "application/json"})
     text = client.get("/metrics").text
-    samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line and not line.startswith("#")}
+    samples = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line and not line.startswith("#")
+    }
     assert samples['workerguard_injections_total{profile="celery"}'] >= 1
     assert samples['workerguard_skips_total{reason="not_opted_in"}'] >= 1
     assert samples['workerguard_rejected_requests_total{status="400"}'] >= 1
@@ -264,5 +273,10 @@ def test_one_json_log_line_per_admission(server: Server, client: httpx.Client) -
     assert len(lines) == 1
     line = lines[0]
     assert {k: line[k] for k in ("uid", "namespace", "pod", "operation", "decision")} == {
-        "uid": "log-me", "namespace": "jobs", "pod": "worker-1", "operation": "CREATE", "decision": "patched"}
+        "uid": "log-me",
+        "namespace": "jobs",
+        "pod": "worker-1",
+        "operation": "CREATE",
+        "decision": "patched",
+    }
     assert isinstance(line["duration_ms"], float) and line["reasons"] == []

@@ -13,8 +13,8 @@ import httpx
 from cryptography import x509
 
 from tests.conftest import make_pod
-from tests.serverproc import SecretVolume, Server, review, wait_until
-from webhook.certs import DEV_SANS, CertBundle, make_bundle
+from tests.serverproc import review, SecretVolume, Server, wait_until
+from webhook.certs import CertBundle, DEV_SANS, make_bundle
 
 
 def serial_seen(server: Server, context: ssl.SSLContext) -> int:
@@ -151,8 +151,11 @@ def test_sigterm_drains_finishes_in_flight_requests_and_exits_0(tmp_path: Path) 
         idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         assert idle.recv(4096).startswith(b"HTTP/1.1 200")  # now an idle keep-alive TLS connection
         slow = server.ssl_context().wrap_socket(socket.create_connection(("127.0.0.1", server.port)), server_hostname="localhost")
-        slow.sendall(b"POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:100])
+        slow.sendall(
+            b"POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[:100]
+        )
         signalled = time.monotonic()
         server.terminate()
         draining = wait_until(lambda: (r := client.get("/readyz")).status_code == 503 and r)
@@ -174,7 +177,9 @@ def test_sigterm_drains_finishes_in_flight_requests_and_exits_0(tmp_path: Path) 
 
 def test_two_worker_processes_serve_and_stop_together(tmp_path: Path) -> None:
     with Server(tmp_path, "--workers", "2", "--drain-seconds", "0.5") as server, server.client() as client:
-        answers = [client.post("/mutate", json=review(make_pod(namespace=None)), headers={"connection": "close"}) for _ in range(10)]
+        answers = [
+            client.post("/mutate", json=review(make_pod(namespace=None)), headers={"connection": "close"}) for _ in range(10)
+        ]
         assert {answer.status_code for answer in answers} == {200}
         server.terminate()
         assert server.wait(20) == 0

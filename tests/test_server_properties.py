@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.serverproc import Server, review
+from tests.serverproc import review, Server
 from tests.strategies import pods
 
 json_values = st.recursive(
@@ -49,17 +49,23 @@ def check(answer: httpx.Response, sent: dict[str, Any] | None) -> None:
 
 
 @given(pods(), st.sampled_from(["CREATE", "CREATE", "UPDATE", "DELETE"]), st.sampled_from(["jobs", "kube-system", ""]))
-def test_generated_reviews_get_well_formed_answers(client: httpx.Client, pod: dict[str, Any], operation: str, namespace: str) -> None:
+def test_generated_reviews_get_well_formed_answers(
+    client: httpx.Client, pod: dict[str, Any], operation: str, namespace: str
+) -> None:
     sent = review(pod, uid="prop", operation=operation, namespace=namespace)
     check(client.post("/mutate", content=json.dumps(sent), headers={"content-type": "application/json"}), sent)
 
 
-@given(st.one_of(
-    st.binary(max_size=64),
-    json_values.map(lambda v: json.dumps(v).encode()),
-    json_values.map(lambda v: json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": v}).encode()),
-    json_values.map(lambda v: json.dumps(review(v)).encode()),  # type: ignore[arg-type]
-))
+@given(
+    st.one_of(
+        st.binary(max_size=64),
+        json_values.map(lambda v: json.dumps(v).encode()),
+        json_values.map(
+            lambda v: json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": v}).encode()
+        ),
+        json_values.map(lambda v: json.dumps(review(v)).encode()),  # type: ignore[arg-type]
+    )
+)
 def test_garbage_gets_a_400_or_a_valid_answer_never_a_5xx(client: httpx.Client, body: bytes) -> None:
     answer = client.post("/mutate", content=body, headers={"content-type": "application/json"})
     try:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 
 from webhook.core.settings import (
-    Layer,
-    SettingError,
     check_relations,
+    Layer,
     parse_bool,
     parse_duration,
     parse_heartbeat_format,
     parse_heartbeat_path,
     parse_optional_duration,
     resolve,
+    SettingError,
 )
 
 
@@ -133,7 +133,10 @@ def test_relations_blame_the_setting_the_user_changed(values: dict[str, int], fi
 
 @pytest.mark.parametrize(
     ("values", "code"),
-    [({"probe-period": 3, "readiness-max-age": 60}, "probe_period_costly"), ({"liveness-max-age": 60}, "liveness_equals_readiness")],
+    [
+        ({"probe-period": 3, "readiness-max-age": 60}, "probe_period_costly"),
+        ({"liveness-max-age": 60}, "liveness_equals_readiness"),
+    ],
 )
 def test_legal_but_unwise_combinations_warn(values: dict[str, int], code: str) -> None:
     problems, warnings = check_relations(resolve([Layer("rule:x", values)]))

@@ -36,13 +36,15 @@ def _general_name(name: str) -> x509.GeneralName:
 
 
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "workerguard"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return x509.Name(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "workerguard"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    )
 
 
 def make_bundle(common_name: str, sans: Sequence[str], days: int = 365, now: datetime.datetime | None = None) -> CertBundle:
     if not sans:
         raise ValueError("a serving certificate needs at least one subject alternative name")
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.UTC)
     start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=days)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name(f"workerguard CA for {common_name}"[:64])
@@ -94,6 +96,11 @@ def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
     )
 
 
+def dev_bundle(days: int = 365) -> CertBundle:
+    """A pair for local development: localhost, 127.0.0.1 and ::1."""
+    return make_bundle("localhost", DEV_SANS, days)
+
+
 @dataclass(frozen=True, slots=True)
 class PairInfo:
     serial: int
@@ -102,7 +109,7 @@ class PairInfo:
     sans: list[str]
 
     def days_left(self, now: datetime.datetime | None = None) -> float:
-        now = now or datetime.datetime.now(datetime.timezone.utc)
+        now = now or datetime.datetime.now(datetime.UTC)
         return (self.not_after - now).total_seconds() / 86400
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from webhook.certs import DEV_SANS, CertBundle, inspect_pair, make_bundle, service_sans
+from webhook.certs import CertBundle, DEV_SANS, inspect_pair, make_bundle, service_sans
 
 CA_FILE, CERT_FILE, KEY_FILE = "ca.crt", "tls.crt", "tls.key"
 
@@ -33,16 +33,12 @@ def write_bundle(directory: Path, bundle: CertBundle, force: bool = False) -> li
     if existing and not force:
         raise FileExistsError(f"{', '.join(map(str, existing))} already exist; pass --force to overwrite")
     directory.mkdir(parents=True, exist_ok=True)
-    for path, data, mode in zip(paths, (bundle.ca_cert, bundle.tls_cert, bundle.tls_key), (0o644, 0o644, 0o600)):
+    for path, data, mode in zip(paths, (bundle.ca_cert, bundle.tls_cert, bundle.tls_key), (0o644, 0o644, 0o600), strict=True):
         path.unlink(missing_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
     return paths
-
-
-def dev_bundle(days: int = 365) -> CertBundle:
-    return make_bundle("localhost", DEV_SANS, days)
 
 
 def run_certs(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
@@ -72,8 +68,11 @@ def check_directory(directory: Path, threshold_days: float, stdout: TextIO) -> i
         print(f"{directory}: cannot read the pair: {error}", file=stdout)
         return 1
     days = info.days_left()
-    print(f"{directory}: expires {info.not_after:%Y-%m-%d} ({days:.1f} days); key matches: {info.key_matches}; "
-          f"SANs: {', '.join(info.sans)}", file=stdout)
+    print(
+        f"{directory}: expires {info.not_after:%Y-%m-%d} ({days:.1f} days); key matches: {info.key_matches}; "
+        f"SANs: {', '.join(info.sans)}",
+        file=stdout,
+    )
     if not info.key_matches:
         return 1
     return 1 if days < threshold_days else 0

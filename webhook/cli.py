@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from webhook import __version__
-from webhook.core.plan import PlanOptions, plan
-from webhook.core.rules import BUILTIN_RULES, RuleSet, RulesError
+from webhook.core.plan import plan, PlanOptions
+from webhook.core.rules import BUILTIN_RULES, RulesError, RuleSet
 from webhook.documents import DocumentError, load_objects
 from webhook.preview import render
 from webhook.rulesfile import load_rules_file
@@ -47,9 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file")
     check.set_defaults(run=run_rules_check)
 
-    from webhook.server.config import add_serve_arguments  # the server stack loads only when serving
     from webhook.certs_cli import add_certs_arguments
     from webhook.manifests_cli import add_manifests_arguments
+    from webhook.server.config import add_serve_arguments  # the server stack loads only when serving
 
     add_serve_arguments(commands.add_parser("serve", help="run the admission webhook over TLS"))
     add_certs_arguments(commands.add_parser("certs", help="make or check a CA and serving certificate"))

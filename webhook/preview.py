@@ -46,6 +46,16 @@ def render(plans: Sequence[Plan], output: str) -> str:
     return "---\n".join(_dump_yaml(plan.mutated()) + _summary(plan) for plan in plans)
 
 
+def page_result(plan: Plan, number: int) -> dict[str, Any]:
+    """What the web page shows: the preview JSON, the object's name, and a full-context line diff
+    ([" ", line], ["+", line], ["-", line]) so the page can highlight what was injected."""
+    before = _dump_yaml(plan.source).splitlines()
+    after = _dump_yaml(plan.mutated()).splitlines()
+    lines = list(difflib.unified_diff(before, after, lineterm="", n=max(len(before), len(after))))[2:]
+    diff = [[line[0], line[1:]] for line in lines if not line.startswith("@@")] or [[" ", line] for line in before]
+    return {"name": _name(plan, number), **preview_result(plan), "diff": diff}
+
+
 def _name(plan: Plan, number: int) -> str:
     metadata = plan.source.get("metadata") or {}
     name = metadata.get("name") or metadata.get("generateName") or f"document-{number}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from webhook.core.rules import RuleSet, RulesError, parse_rules
+from webhook.core.rules import parse_rules, RulesError, RuleSet
 from webhook.core.types import Problem
 from webhook.documents import DocumentError, parse_yaml_all
 

@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from webhook.core.settings import SPECS, Layer, SettingError, parse_setting
+from webhook.core.settings import Layer, parse_setting, SettingError, SPECS
 from webhook.core.types import Problem
 
 PREFIX = "workerguard.io/"

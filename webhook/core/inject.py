@@ -153,15 +153,15 @@ def _set_grace_period(pod: PodView, settings: Resolved, step: Injection) -> None
         step.builder.add(path, max(needed, KUBERNETES_DEFAULT_GRACE_SECONDS))
     elif current < needed:
         step.builder.replace(path, needed)
-        step.warnings.append(PlanWarning("grace_period_raised", f"terminationGracePeriodSeconds raised from {current}s to {needed}s"))
+        step.warnings.append(
+            PlanWarning("grace_period_raised", f"terminationGracePeriodSeconds raised from {current}s to {needed}s")
+        )
     else:
         return
     step.record(path, "shutdown-timeout", "prestop-sleep")
 
 
-def _set_annotations(
-    pod: PodView, settings: Resolved, volume: str, extra: Mapping[str, str], step: Injection
-) -> None:
+def _set_annotations(pod: PodView, settings: Resolved, volume: str, extra: Mapping[str, str], step: Injection) -> None:
     current = pod.metadata.get("annotations")
     wanted: dict[str, str] = {}
     if not settings["safe-to-evict"]:
@@ -169,7 +169,7 @@ def _set_annotations(
         if existing is None:
             wanted[SAFE_TO_EVICT] = "false"
         elif existing != "false":
-            step.warnings.append(PlanWarning("safe_to_evict_kept", f"kept the pod's own {SAFE_TO_EVICT}: \"{existing}\""))
+            step.warnings.append(PlanWarning("safe_to_evict_kept", f'kept the pod\'s own {SAFE_TO_EVICT}: "{existing}"'))
     else:
         listed = [name.strip() for name in str((current or {}).get(SAFE_TO_EVICT_LOCAL_VOLUMES, "")).split(",") if name.strip()]
         if volume not in listed:
@@ -193,5 +193,8 @@ def _warn_shell_wrapped(container: JSONObject, step: Injection) -> None:
     script = shell_script_of(container)
     if script is not None and not _EXEC_AT_COMMAND_START.search(script.strip()):
         step.warnings.append(
-            PlanWarning("shell_wrapped_command", f"'{container['name']}' runs via sh -c without exec: SIGTERM stops the shell, not the worker")
+            PlanWarning(
+                "shell_wrapped_command",
+                f"'{container['name']}' runs via sh -c without exec: SIGTERM stops the shell, not the worker",
+            )
         )

@@ -41,7 +41,7 @@ class PatchBuilder:
         if current is None:
             self.add(map_path, dict(items))
             return paths
-        for path, (key, value) in zip(paths, items.items()):
+        for path, (key, value) in zip(paths, items.items(), strict=True):
             if key in current:
                 self.replace(path, value)
             else:

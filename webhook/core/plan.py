@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 import jsonpatch
 
 from webhook import __version__
-from webhook.core.annotations import DEFAULT_CONTAINER, INJECT_LABEL, PROFILE, STATUS, annotation_field, read_pod_annotations
+from webhook.core.annotations import annotation_field, DEFAULT_CONTAINER, INJECT_LABEL, PROFILE, read_pod_annotations, STATUS
 from webhook.core.inject import inject
 from webhook.core.profiles import DEFAULT_PROFILE
 from webhook.core.rules import BUILTIN_RULES, Rule, RuleSet, Target
-from webhook.core.settings import SPECS, Resolved, check_relations, resolve
-from webhook.core.types import WARNINGS_MAX, Explanation, JSONObject, PatchOp, PlanWarning, Problem, Skip
-from webhook.core.workload import PodView, ShapeError, container_shape_problems, locate_pod, shape_problems
+from webhook.core.settings import check_relations, resolve, Resolved, SPECS
+from webhook.core.types import Explanation, JSONObject, PatchOp, PlanWarning, Problem, Skip, WARNINGS_MAX
+from webhook.core.workload import container_shape_problems, locate_pod, PodView, shape_problems, ShapeError
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public"})
 
@@ -88,7 +88,7 @@ def plan(obj: JSONObject, rules: RuleSet = BUILTIN_RULES, options: PlanOptions =
     if namespace in SYSTEM_NAMESPACES or namespace == options.own_namespace:
         return _skipped(obj, Skip("excluded_namespace", f"namespace '{namespace}' is never mutated"))
     if not isinstance(pod.metadata.get("labels", {}), dict) or pod.labels.get(INJECT_LABEL) != "true":
-        return _skipped(obj, Skip("not_opted_in", f"the pod is not labelled {INJECT_LABEL}: \"true\""))
+        return _skipped(obj, Skip("not_opted_in", f'the pod is not labelled {INJECT_LABEL}: "true"'))
     shape = shape_problems(pod)
     if shape:
         return _deny_or_allow(obj, shape, [], options)
@@ -108,7 +108,12 @@ def _plan_injection(obj: JSONObject, pod: PodView, namespace: str, rules: RuleSe
     profile_name, profile_source = _choose_profile(own.profile, matched)
     profile = rules.profiles.get(profile_name)
     if profile is None:
-        problems.append(Problem(annotation_field(pod.field_prefix, PROFILE), f"unknown profile '{profile_name}'; known: {', '.join(rules.profiles)}"))
+        problems.append(
+            Problem(
+                annotation_field(pod.field_prefix, PROFILE),
+                f"unknown profile '{profile_name}'; known: {', '.join(rules.profiles)}",
+            )
+        )
         return _deny_or_allow(obj, problems, [], options)
     settings = resolve([profile.layer(), *(rule.layer() for rule in matched), own.layer])
     relation_problems, warnings = check_relations(settings)
@@ -191,10 +196,22 @@ def _deny_or_allow(obj: JSONObject, problems: list[Problem], warnings: list[Plan
     """An invalid opted-in pod is denied, or with on-invalid=allow admitted untouched with the errors as warnings."""
     if options.on_invalid == "allow":
         as_warnings = [PlanWarning("invalid_setting", str(problem)) for problem in problems]
-        return Plan(obj, allowed=True, patch=[], warnings=_capped([*as_warnings, *warnings]), errors=problems,
-                    skip=Skip("invalid_allowed", "invalid settings; admitted untouched (on-invalid=allow)"))
-    return Plan(obj, allowed=False, patch=[], warnings=_capped(warnings), errors=problems,
-                skip=Skip("invalid", "invalid settings; denied (on-invalid=deny)"))
+        return Plan(
+            obj,
+            allowed=True,
+            patch=[],
+            warnings=_capped([*as_warnings, *warnings]),
+            errors=problems,
+            skip=Skip("invalid_allowed", "invalid settings; admitted untouched (on-invalid=allow)"),
+        )
+    return Plan(
+        obj,
+        allowed=False,
+        patch=[],
+        warnings=_capped(warnings),
+        errors=problems,
+        skip=Skip("invalid", "invalid settings; denied (on-invalid=deny)"),
+    )
 
 
 def _capped(warnings: list[PlanWarning]) -> list[PlanWarning]:

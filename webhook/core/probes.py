@@ -18,14 +18,8 @@ PROBE_TIMEOUT_MAX_SECONDS = 5
 
 # A unix-seconds heartbeat must be 1-10 digits with no leading zero: bash reads 0-prefixed numbers as
 # octal, and 11+ digits is garbage (or year 2286).
-_UNIX_READ = (
-    't=$(cat "{file}" 2>/dev/null) || exit 1; '
-    'case "$t" in ""|0*|*[!0-9]*|???????????*) exit 1;; esac'
-)
-_MTIME_READ = (
-    't=$(stat -c %Y "{file}" 2>/dev/null) || exit 1; '
-    'case "$t" in ""|*[!0-9]*) exit 1;; esac'
-)
+_UNIX_READ = 't=$(cat "{file}" 2>/dev/null) || exit 1; case "$t" in ""|0*|*[!0-9]*|???????????*) exit 1;; esac'
+_MTIME_READ = 't=$(stat -c %Y "{file}" 2>/dev/null) || exit 1; case "$t" in ""|*[!0-9]*) exit 1;; esac'
 # A beat from the future is garbage too: writer and probe share the node's clock.
 _AGE_CHECK = 'a=$(( $(date +%s) - t )); test "$a" -ge 0 && test "$a" -le {max_age}'
 

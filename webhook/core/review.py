@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from webhook.core.plan import Plan, PlanOptions, plan
+from webhook.core.plan import Plan, plan, PlanOptions
 from webhook.core.rules import RuleSet
 from webhook.core.types import JSONObject, Skip
 

@@ -1,11 +1,11 @@
 """The rules file: profiles and rules, validated whole, and matching rules against a pod.
 
-    profiles:
-      long-sidekiq: {base: sidekiq, description: ..., set: {shutdown-timeout: 10m}}
-    rules:
-      - name: billing
-        match: {namespaces: [billing-*], labels: {app: sidekiq}, annotations: {}, images: ["*/billing:*"]}
-        set: {profile: long-sidekiq, prestop-sleep: 5s}
+profiles:
+  long-sidekiq: {base: sidekiq, description: ..., set: {shutdown-timeout: 10m}}
+rules:
+  - name: billing
+    match: {namespaces: [billing-*], labels: {app: sidekiq}, annotations: {}, images: ["*/billing:*"]}
+    set: {profile: long-sidekiq, prestop-sleep: 5s}
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webhook.core.profiles import BUILTIN_PROFILES, Profile
-from webhook.core.settings import SPECS, Layer, SettingError, check_relations, parse_setting, resolve
+from webhook.core.settings import check_relations, Layer, parse_setting, resolve, SettingError, SPECS
 from webhook.core.types import Problem
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")

@@ -55,7 +55,7 @@ def parse_optional_duration(text: str) -> int | None:
 def parse_bool(text: str) -> bool:
     if text in ("true", "false"):
         return text == "true"
-    raise SettingError(f"'{text}' is not \"true\" or \"false\"")
+    raise SettingError(f'\'{text}\' is not "true" or "false"')
 
 
 def parse_heartbeat_format(text: str) -> str:
@@ -220,10 +220,20 @@ def check_relations(resolved: Resolved) -> tuple[list[Problem], list[PlanWarning
     if liveness is not None:
         if liveness < readiness:
             problems.append(
-                Problem(where("liveness-max-age", "readiness-max-age"), f"liveness max age {liveness}s must be at least the readiness max age ({readiness}s)")
+                Problem(
+                    where("liveness-max-age", "readiness-max-age"),
+                    f"liveness max age {liveness}s must be at least the readiness max age ({readiness}s)",
+                )
             )
         elif liveness == readiness:
-            warnings.append(PlanWarning("liveness_equals_readiness", "liveness max age equals readiness: a slow node will restart the worker"))
+            warnings.append(
+                PlanWarning("liveness_equals_readiness", "liveness max age equals readiness: a slow node will restart the worker")
+            )
     if startup is not None and startup < period:
-        problems.append(Problem(where("startup-timeout", "probe-period"), f"startup timeout {startup}s must be at least the probe period ({period}s)"))
+        problems.append(
+            Problem(
+                where("startup-timeout", "probe-period"),
+                f"startup timeout {startup}s must be at least the probe period ({period}s)",
+            )
+        )
     return problems, warnings

@@ -8,21 +8,30 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from webhook.core.plan import plan
-from webhook.core.review import BadRequest, Review, answer
+from webhook.core.review import answer, BadRequest, Review
+from webhook.core.rules import RulesError, RuleSet
 from webhook.documents import DocumentError, load_objects, parse_json
-from webhook.preview import preview_result
-from webhook.server.limits import RequestRefused, read_body
+from webhook.preview import page_result, preview_result
+from webhook.rulesfile import parse_rules_text
+from webhook.server.limits import read_body, RequestRefused
 from webhook.server.runtime import Runtime
 
 log = logging.getLogger("workerguard.server")
+
+STATIC = Path(__file__).parent.parent / "static"
+PAGE_PREVIEW_TYPE = "application/vnd.workerguard.preview+json"
+# The page loads nothing from elsewhere (a cluster may have no internet) and runs no inline script.
+PAGE_HEADERS = {"content-security-policy": "default-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'"}
 
 
 def _json(body: Any, status: int = 200, close: bool = False) -> Response:
@@ -126,6 +135,8 @@ def create_app(runtime: Runtime) -> ASGIApp:
         rules = runtime.rules.rules
         if rules is None:
             raise RequestRefused(503, "no valid rules loaded")
+        if request.headers.get("content-type", "").startswith(PAGE_PREVIEW_TYPE):
+            return _page_preview(body, rules, runtime)
         try:
             objects = load_objects(body)
         except DocumentError as error:
@@ -134,6 +145,9 @@ def create_app(runtime: Runtime) -> ASGIApp:
         options = runtime.options if namespace is None else dataclasses.replace(runtime.options, namespace=namespace)
         results = [preview_result(plan(obj, rules, options)) for obj in objects]
         return _json(results[0] if len(results) == 1 else results)
+
+    async def page(request: Request) -> Response:
+        return Response((STATIC / "index.html").read_bytes(), media_type="text/html", headers=PAGE_HEADERS)
 
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
@@ -145,6 +159,8 @@ def create_app(runtime: Runtime) -> ASGIApp:
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
+    app.add_route("/", page, methods=["GET"])
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_route("/preview", timed("preview", preview), methods=["POST"])
     app.add_route("/healthz", healthz, methods=["GET"])
     app.add_route("/readyz", readyz, methods=["GET"])
@@ -152,15 +168,42 @@ def create_app(runtime: Runtime) -> ASGIApp:
     return Webhook(runtime, app)
 
 
+def _page_preview(body: bytes, server_rules: RuleSet, runtime: Runtime) -> Response:
+    """The page's envelope: {"documents": YAML text, "rules": optional YAML text, "namespace": optional}."""
+    try:
+        envelope = parse_json(body)
+    except DocumentError as error:
+        raise RequestRefused(400, str(error)) from None
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("documents"), str):
+        raise RequestRefused(400, 'expected {"documents": text, "rules": text, "namespace": text}')
+    rules, namespace = envelope.get("rules"), envelope.get("namespace")
+    try:
+        chosen = parse_rules_text(rules) if isinstance(rules, str) and rules.strip() else server_rules
+    except RulesError as error:
+        return _json({"error": "the rules file is invalid", "problems": [p.as_dict() for p in error.problems]}, 400)
+    try:
+        objects = load_objects(envelope["documents"])
+    except DocumentError as error:
+        raise RequestRefused(400, str(error)) from None
+    options = runtime.options
+    if isinstance(namespace, str) and namespace:
+        options = dataclasses.replace(options, namespace=namespace)
+    return _json({"results": [page_result(plan(obj, chosen, options), n) for n, obj in enumerate(objects, start=1)]})
+
+
 def _readiness(runtime: Runtime) -> dict[str, Any]:
     rules = runtime.rules
     certs = runtime.certs
     rules_detail = {"loaded": rules.rules is not None, "path": rules.path, "error": rules.last_error}
-    cert_detail = None if certs is None else {
-        "serial": f"{certs.current.info.serial:x}",
-        "not_after": certs.current.info.not_after.isoformat(),
-        "error": certs.last_error,
-    }
+    cert_detail = (
+        None
+        if certs is None
+        else {
+            "serial": f"{certs.current.info.serial:x}",
+            "not_after": certs.current.info.not_after.isoformat(),
+            "error": certs.last_error,
+        }
+    )
     ready = rules.rules is not None and not runtime.draining
     return {"ready": ready, "draining": runtime.draining, "rules": rules_detail, "certificate": cert_detail}
 

@@ -63,7 +63,9 @@ class AdmissionLog:
         now = time.time()
         if self.json:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
-            line = orjson.dumps({"time": stamp, "level": "info", "logger": self.logger.name, "message": "admission", **fields}).decode()
+            line = orjson.dumps(
+                {"time": stamp, "level": "info", "logger": self.logger.name, "message": "admission", **fields}
+            ).decode()
         else:
             extras = " ".join(f"{key}={value}" for key, value in fields.items())
             line = f"{time.strftime('%H:%M:%S', time.localtime(now))} INFO    admission  {extras}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, Histogram
 
 # The apiserver's own admission latency buckets include 5ms, 25ms and 100ms.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -12,7 +12,9 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.admissions = Counter("workerguard_admission_requests", "AdmissionReviews answered", ["operation", "decision"], registry=r)
+        self.admissions = Counter(
+            "workerguard_admission_requests", "AdmissionReviews answered", ["operation", "decision"], registry=r
+        )
         self.injections = Counter("workerguard_injections", "Pods injected, by profile", ["profile"], registry=r)
         self.rule_matches = Counter("workerguard_rule_matches", "Injected pods a rule matched, by rule", ["rule"], registry=r)
         self.skips = Counter("workerguard_skips", "Admissions left untouched, by reason code", ["reason"], registry=r)
@@ -21,9 +23,15 @@ class Metrics:
         self.latency = Histogram(
             "workerguard_request_duration_seconds", "Time to answer a request", ["endpoint"], buckets=LATENCY_BUCKETS, registry=r
         )
-        self.cert_expiry = Gauge("workerguard_certificate_expiry_timestamp_seconds", "notAfter of the serving certificate", registry=r)
-        self.cert_reloads = Counter("workerguard_certificate_reloads", "Certificate reload attempts by outcome", ["outcome"], registry=r)
-        self.rules_reloads = Counter("workerguard_rules_reloads", "Rules file reload attempts by outcome", ["outcome"], registry=r)
+        self.cert_expiry = Gauge(
+            "workerguard_certificate_expiry_timestamp_seconds", "notAfter of the serving certificate", registry=r
+        )
+        self.cert_reloads = Counter(
+            "workerguard_certificate_reloads", "Certificate reload attempts by outcome", ["outcome"], registry=r
+        )
+        self.rules_reloads = Counter(
+            "workerguard_rules_reloads", "Rules file reload attempts by outcome", ["outcome"], registry=r
+        )
         self.draining = Gauge("workerguard_draining", "1 while the process drains after SIGTERM", registry=r)
 
     def render(self) -> bytes:

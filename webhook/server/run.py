@@ -9,14 +9,14 @@ import signal
 import socket
 import ssl
 import time
-from pathlib import Path
 from collections.abc import Iterable
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import uvicorn
 
-from webhook.certs_cli import dev_bundle
+from webhook.certs import dev_bundle
 from webhook.server.app import create_app
 from webhook.server.config import ServeConfig
 from webhook.server.logs import configure
@@ -128,7 +128,9 @@ def serve(config: ServeConfig) -> int:
     try:
         server = build_server(config)
     except (OSError, ValueError, ssl.SSLError) as error:
-        log.error(f"cannot load the TLS certificate {config.tls_cert} / {config.tls_key}: {error}", extra={"event": "startup_failed"})
+        log.error(
+            f"cannot load the TLS certificate {config.tls_cert} / {config.tls_key}: {error}", extra={"event": "startup_failed"}
+        )
         return 1
     if server.runtime.rules.rules is None:
         log.error(f"cannot start: {server.runtime.rules.last_error}", extra={"event": "startup_failed"})

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from webhook.core.memo import PlanMemo
 from webhook.core.plan import PlanOptions
-from webhook.core.rules import BUILTIN_RULES, RuleSet, RulesError
+from webhook.core.rules import BUILTIN_RULES, RulesError, RuleSet
 from webhook.rulesfile import load_rules_file
 from webhook.server.config import ServeConfig
 from webhook.server.limits import BodyBudget

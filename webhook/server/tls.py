@@ -13,7 +13,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from webhook.certs import PairInfo, inspect_pair
+from webhook.certs import inspect_pair, PairInfo
 
 log = logging.getLogger("workerguard.tls")
 

@@ -1,0 +1,132 @@
+"""The preview page in a real headless Chromium (Debian's chromium and chromedriver), against the real server."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.serverproc import Server
+
+GOLDEN = Path(__file__).parent / "golden"
+SCREENSHOTS = Path(__file__).parent.parent / "build" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with Server(tmp_path_factory.mktemp("web")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert chromium and driver, "Debian's chromium and chromium-driver are needed (.ci/run installs them)"
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,2000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
+        options.add_argument(flag)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    options.accept_insecure_certs = True  # the test server's certificate comes from a throwaway CA
+    chrome = webdriver.Chrome(options=options, service=Service(executable_path=driver))
+    yield chrome
+    chrome.quit()
+
+
+def wait(browser: webdriver.Chrome, css: str) -> None:
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def paste_and_preview(browser: webdriver.Chrome, server: Server, text: str) -> None:
+    browser.get(server.url + "/")
+    documents = browser.find_element(By.ID, "documents")
+    browser.execute_script("arguments[0].value = arguments[1]", documents, text)
+    browser.find_element(By.ID, "preview").click()
+    wait(browser, "[data-testid=result]")
+
+
+def test_a_pasted_deployment_shows_the_injected_lines_and_why(browser: webdriver.Chrome, server: Server) -> None:
+    paste_and_preview(browser, server, (GOLDEN / "sidekiq-deployment.yaml").read_text())
+    [result] = browser.find_elements(By.CSS_SELECTOR, "[data-testid=result]")
+    assert "Deployment/billing-sidekiq" in result.find_element(By.TAG_NAME, "h2").text
+    assert result.find_element(By.CSS_SELECTOR, ".badge").text == "allowed"
+    added = [line.text for line in result.find_elements(By.CSS_SELECTOR, ".diff .add")]
+    assert "readinessProbe:" in [line.strip() for line in added]
+    assert any("WORKERGUARD_HEARTBEAT_FILE" in line for line in added)
+    sources = {
+        row.find_elements(By.TAG_NAME, "td")[0].text: row.find_elements(By.TAG_NAME, "td")[2].text
+        for row in result.find_elements(By.CSS_SELECTOR, "[data-testid=explanations] tr")[1:]
+    }
+    assert sources["shutdown-timeout"] == "profile:generic"  # the server's built-in rules: no rules file given
+    assert sources["container"] == "default (first container)"
+    assert "shell_wrapped_command" in result.find_element(By.CSS_SELECTOR, "[data-testid=warnings]").text
+    assert '"op": "add"' in result.find_element(By.CSS_SELECTOR, "[data-testid=patch]").text
+    assert browser.save_screenshot(str(SCREENSHOTS / "preview-deployment.png"))
+
+
+def test_a_rules_file_and_only_changes_view(browser: webdriver.Chrome, server: Server) -> None:
+    browser.get(server.url + "/")
+    browser.execute_script(
+        "arguments[0].value = arguments[1]", browser.find_element(By.ID, "rules"), (GOLDEN / "rules.yaml").read_text()
+    )
+    browser.execute_script(
+        "arguments[0].value = arguments[1]",
+        browser.find_element(By.ID, "documents"),
+        (GOLDEN / "sidekiq-deployment.yaml").read_text(),
+    )
+    browser.find_element(By.ID, "preview").click()
+    wait(browser, "[data-testid=explanations]")
+    table = browser.find_element(By.CSS_SELECTOR, "[data-testid=explanations]").text
+    assert "rule:billing-long-jobs" in table and "profile:long-sidekiq" in table
+    full = len(browser.find_elements(By.CSS_SELECTOR, ".diff .same"))
+    browser.find_element(By.ID, "only-changes").click()
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".diff .same")) < full
+    assert browser.find_elements(By.CSS_SELECTOR, ".diff .gap")
+
+
+def test_the_bad_annotation_example_points_at_the_offending_line(browser: webdriver.Chrome, server: Server) -> None:
+    browser.get(server.url + "/")
+    browser.find_element(By.CSS_SELECTOR, "[data-example=invalid]").click()
+    browser.find_element(By.ID, "preview").click()
+    wait(browser, "[data-testid=errors]")
+    assert browser.find_element(By.CSS_SELECTOR, ".badge").text == "denied"
+    errors = browser.find_element(By.CSS_SELECTOR, "[data-testid=errors]").text
+    assert "metadata.annotations[workerguard.io/readiness-max-age]: 'abc' is not a duration like 60s or 2m" in errors
+    [offending] = browser.find_elements(By.CSS_SELECTOR, ".diff .offending")
+    assert offending.text.strip() == "workerguard.io/readiness-max-age: abc"
+    assert browser.save_screenshot(str(SCREENSHOTS / "preview-invalid.png"))
+
+
+def test_a_broken_rules_file_is_reported_on_the_page(browser: webdriver.Chrome, server: Server) -> None:
+    browser.get(server.url + "/")
+    browser.find_element(By.CSS_SELECTOR, "[data-example=celery]").click()
+    browser.execute_script("arguments[0].value = 'rules: [{name: Bad}]'", browser.find_element(By.ID, "rules"))
+    browser.find_element(By.ID, "preview").click()
+    WebDriverWait(browser, 15).until(lambda b: b.find_element(By.ID, "error").is_displayed())
+    assert "the rules file is invalid" in browser.find_element(By.ID, "error").text
+    assert "rules[0]" in browser.find_element(By.ID, "error").text
+
+
+def test_the_page_needs_nothing_from_the_internet(browser: webdriver.Chrome, server: Server) -> None:
+    browser.get(server.url + "/")
+    resources = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert resources and all(url.startswith(server.url) for url in resources), resources
