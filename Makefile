@@ -26,7 +26,8 @@ test: $(STAMP)
 
 # 10,000 examples per property (make test runs 150): several minutes.
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_properties.py tests/test_server_properties.py
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -p no:cacheprovider --timeout=0 --hypothesis-show-statistics \
+		tests/test_properties.py tests/test_server_properties.py
 
 # Faults under load on loopback, each reported as figures; bounded, stops by itself.
 soak: $(STAMP)

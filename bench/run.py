@@ -21,7 +21,7 @@ import timeit
 from pathlib import Path
 
 from bench.pods import admission_review, realistic_pod
-from tests.serverproc import free_port, wait_until, write_pair
+from tests.serverproc import free_port, serve_argv, wait_until, write_pair
 from webhook.core.plan import plan
 
 ROOT = Path(__file__).parent.parent
@@ -124,27 +124,7 @@ def main() -> int:
     floor_port, wg_port = free_port(), free_port()
     floor = start([sys.executable, "-m", "bench.floor", str(floor_port), str(cert), str(key)], floor_port, ca, work / "floor.log")
     wg = start(
-        [
-            sys.executable,
-            "-m",
-            "webhook",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(wg_port),
-            "--tls-cert",
-            str(cert),
-            "--tls-key",
-            str(key),
-            "--log-format",
-            "json",
-            "--log-level",
-            "info",
-        ],
-        wg_port,
-        ca,
-        work / "workerguard.log",
+        serve_argv(wg_port, cert, key, "--log-format", "json", "--log-level", "info"), wg_port, ca, work / "workerguard.log"
     )
     try:
         for port in (floor_port, wg_port):  # warm-up

@@ -50,28 +50,38 @@ def write_pair(directory: Path, name: str = "tls") -> tuple[Path, Path, Path]:
     return paths
 
 
+def serve_argv(port: int, cert: Path, key: Path, *args: str) -> list[str]:
+    """`workerguard serve` on loopback with the given pair, as the tests and benchmarks start it."""
+    return [
+        sys.executable,
+        "-m",
+        "webhook",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--tls-cert",
+        str(cert),
+        "--tls-key",
+        str(key),
+        *args,
+    ]
+
+
 class Server:
-    def __init__(self, workdir: Path, *args: str, cert_dir: Path | None = None) -> None:
+    def __init__(self, workdir: Path, *args: str, cert_dir: Path | None = None, write_certs: bool = True) -> None:
         self.workdir = workdir
         self.port = free_port()
         cert_dir = cert_dir or workdir / "certs"
-        if not (cert_dir / "tls.crt").exists():
+        if write_certs and not (cert_dir / "tls.crt").exists():
             write_pair(cert_dir)
         self.ca = cert_dir / "ca.crt"
         self.log_path = workdir / f"server-{self.port}.log"
-        self.argv = [
-            sys.executable,
-            "-m",
-            "webhook",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--tls-cert",
-            str(cert_dir / "tls.crt"),
-            "--tls-key",
-            str(cert_dir / "tls.key"),
+        self.argv = serve_argv(
+            self.port,
+            cert_dir / "tls.crt",
+            cert_dir / "tls.key",
             "--reload-interval",
             "0.2",
             "--drain-seconds",
@@ -79,7 +89,7 @@ class Server:
             "--log-format",
             "json",
             *args,
-        ]
+        )
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -96,8 +106,13 @@ class Server:
         log = self.log_path.open("wb")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.workdir)
-        with self.client() as client:
-            wait_until(lambda: self._alive() and client.get("/healthz").status_code == 200, timeout=20)
+
+        def healthy() -> bool:
+            self._alive()
+            with self.client() as client:  # built each time: the server may be generating its CA
+                return client.get("/healthz").status_code == 200
+
+        wait_until(healthy, timeout=20)
         return self
 
     def _alive(self) -> bool:

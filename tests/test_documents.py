@@ -7,6 +7,11 @@ import pytest
 from webhook.documents import DocumentError, load_objects
 
 
+def test_unquoted_dates_stay_text_as_kubectl_reads_them() -> None:
+    [obj] = load_objects("kind: Pod\nmetadata: {annotations: {deployed: 2026-11-22, at: 2026-11-22T10:00:00Z}}\n")
+    assert obj["metadata"]["annotations"] == {"deployed": "2026-11-22", "at": "2026-11-22T10:00:00Z"}
+
+
 def test_json_and_yaml_and_lists_all_give_objects() -> None:
     assert load_objects('{"kind": "Pod"}') == [{"kind": "Pod"}]
     assert load_objects("kind: Pod\n---\nkind: Deployment\n---\n") == [{"kind": "Pod"}, {"kind": "Deployment"}]
@@ -27,6 +32,10 @@ def test_json_and_yaml_and_lists_all_give_objects() -> None:
         ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
         (b"\xff\xfe", "not UTF-8"),
         ("kind: Pod\n---\n" * 201, "at most 200"),
+        ("?", "document 1: (top): the key None is not a string"),
+        ("kind: Pod\nmetadata: {labels: {1: a}}\n", "document 1: metadata.labels: the key 1 is not a string"),
+        ("kind: Pod\ndata: !!binary aGVsbG8=\n", "document 1: data: a bytes is not JSON data"),
+        ("kind: Pod\nitems: !!set {a, b}\n", "document 1: items: a set is not JSON data"),
     ],
 )
 def test_unreadable_input_is_refused_with_a_reason(text: str | bytes, message: str) -> None:

@@ -26,13 +26,40 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+# Unquoted dates stay text, as kubectl reads them: a pod holds strings, never timestamps.
+_NoAliasLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _require_json_data(document: Any, number: int) -> None:
+    """Only what JSON can hold: YAML also allows non-string keys, !!binary bytes and !!set."""
+    pending: list[tuple[Any, str]] = [(document, "")]
+    while pending:
+        node, path = pending.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    raise DocumentError(f"document {number}: {path or '(top)'}: the key {key!r} is not a string")
+                pending.append((value, f"{path}.{key}" if path else key))
+        elif isinstance(node, list):
+            pending.extend((item, f"{path}[{i}]") for i, item in enumerate(node))
+        elif not isinstance(node, _JSON_SCALARS):
+            raise DocumentError(f"document {number}: {path or '(top)'}: a {type(node).__name__} is not JSON data")
+
+
 def parse_yaml_all(text: str) -> list[Any]:
     try:
-        return [doc for doc in yaml.load_all(text, Loader=_NoAliasLoader) if doc is not None]
+        documents = [doc for doc in yaml.load_all(text, Loader=_NoAliasLoader) if doc is not None]
     except yaml.YAMLError as error:
         raise DocumentError(f"not valid YAML: {error}".replace("\n", " ")) from None
     except RecursionError:
         raise DocumentError("the document is nested too deeply") from None
+    for number, document in enumerate(documents, start=1):
+        _require_json_data(document, number)
+    return documents
 
 
 def parse_json(text: str | bytes) -> Any:

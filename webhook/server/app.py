@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -25,8 +24,6 @@ from webhook.preview import page_result, preview_result
 from webhook.rulesfile import parse_rules_text
 from webhook.server.limits import read_body, RequestRefused
 from webhook.server.runtime import Runtime
-
-log = logging.getLogger("workerguard.server")
 
 STATIC = Path(__file__).parent.parent / "static"
 PAGE_PREVIEW_TYPE = "application/vnd.workerguard.preview+json"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,16 +79,31 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=_run_serve)
 
 
+class ConfigError(ValueError):
+    """A choice from the environment that argparse never checked."""
+
+
 def config_from_args(args: argparse.Namespace) -> ServeConfig:
     values: dict[str, Any] = {}
     for flag, kind, _ in _FLAGS:
         value = getattr(args, _attr(flag))
-        # Values from the environment arrive as text; argparse converts only what came on the command line.
-        values[_attr(flag)] = value if value is None or isinstance(kind, list) else kind(value)
+        if isinstance(kind, list):
+            # argparse converts text defaults (our WORKERGUARD_* values) with `type`, but never checks
+            # a default against `choices`.
+            if value not in kind:
+                raise ConfigError(f"WORKERGUARD_{_attr(flag).upper()}={value!r}: choose from {', '.join(kind)}")
+        elif value is not None:
+            value = kind(value)
+        values[_attr(flag)] = value
     return ServeConfig(**values, generate_dev_certs=args.generate_dev_certs)
 
 
 def _run_serve(args: argparse.Namespace, stdin: Any, stdout: Any) -> int:
     from webhook.server.run import serve
 
-    return serve(config_from_args(args))
+    try:
+        config = config_from_args(args)
+    except ConfigError as error:
+        print(f"workerguard serve: {error}", file=sys.stderr)
+        return 2
+    return serve(config)
