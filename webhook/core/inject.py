@@ -52,11 +52,12 @@ def inject(pod: PodView, index: int, settings: Resolved, extra_annotations: Mapp
     where = f"{pod.field_prefix}spec.containers[{index}]"
     step = Injection()
     volume = _free_volume_name(pod.spec)
-    _check_clashes(container, where, settings["heartbeat-path"], step)
+    heartbeat_env = [(j, item) for j, item in enumerate(container.get("env") or []) if item.get("name") == HEARTBEAT_ENV]
+    _check_clashes(container, heartbeat_env, where, settings["heartbeat-path"], step)
     if step.problems:
         return step
     _add_volume(pod, volume, step)
-    _add_mount_and_env(container, base, settings["heartbeat-path"], volume, step)
+    _add_mount_and_env(container, bool(heartbeat_env), base, settings["heartbeat-path"], volume, step)
     _add_probes(container, base, settings, step)
     _add_prestop(container, base, settings, step)
     _set_grace_period(pod, settings, step)
@@ -74,7 +75,9 @@ def _free_volume_name(spec: JSONObject) -> str:
     return name
 
 
-def _check_clashes(container: JSONObject, where: str, heartbeat_path: str, step: Injection) -> None:
+def _check_clashes(
+    container: JSONObject, heartbeat_env: list[tuple[int, JSONObject]], where: str, heartbeat_path: str, step: Injection
+) -> None:
     directory = posixpath.dirname(heartbeat_path)
     for j, mount in enumerate(container.get("volumeMounts") or []):
         mount_path = str(mount.get("mountPath", "")).rstrip("/") or "/"
@@ -86,8 +89,8 @@ def _check_clashes(container: JSONObject, where: str, heartbeat_path: str, step:
                     "set workerguard.io/heartbeat-path to a free directory",
                 )
             )
-    for j, env in enumerate(container.get("env") or []):
-        if env.get("name") == HEARTBEAT_ENV and env.get("value") != heartbeat_path:
+    for j, env in heartbeat_env:
+        if env.get("value") != heartbeat_path:
             step.problems.append(
                 Problem(f"{where}.env[{j}]", f"{HEARTBEAT_ENV} is already set to something other than {heartbeat_path}")
             )
@@ -98,12 +101,13 @@ def _add_volume(pod: PodView, volume: str, step: Injection) -> None:
     step.record(step.builder.append(f"{pod.pointer}/spec/volumes", pod.spec.get("volumes"), value), "heartbeat-path")
 
 
-def _add_mount_and_env(container: JSONObject, base: str, heartbeat_path: str, volume: str, step: Injection) -> None:
+def _add_mount_and_env(
+    container: JSONObject, env_already_set: bool, base: str, heartbeat_path: str, volume: str, step: Injection
+) -> None:
     mount = {"name": volume, "mountPath": posixpath.dirname(heartbeat_path)}
     step.record(step.builder.append(f"{base}/volumeMounts", container.get("volumeMounts"), mount), "heartbeat-path")
-    env = container.get("env")
-    if not any(item.get("name") == HEARTBEAT_ENV for item in env or []):
-        path = step.builder.append(f"{base}/env", env, {"name": HEARTBEAT_ENV, "value": heartbeat_path})
+    if not env_already_set:  # the same value: _check_clashes refused any other
+        path = step.builder.append(f"{base}/env", container.get("env"), {"name": HEARTBEAT_ENV, "value": heartbeat_path})
         step.record(path, "heartbeat-path")
 
 
