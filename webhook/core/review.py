@@ -101,7 +101,6 @@ def _review_of(outcome: Plan, uid: str, operation: str, namespace: str, name: st
     if not outcome.allowed:
         message = "workerguard: " + "; ".join(str(problem) for problem in outcome.errors)
         response["status"] = {"code": DENIED_STATUS_CODE, "message": message}
-    if not outcome.allowed:
         decision = "denied"
     else:
         decision = "patched" if outcome.patch else "allowed"
