@@ -95,7 +95,7 @@ class Webhook:
             _account(runtime, review, time.perf_counter() - started)
         except RequestRefused as refused:
             runtime.metrics.rejected.labels(str(refused.status)).inc()
-            close = runtime.draining or refused.status in (408, 413)
+            close = runtime.draining or refused.closes_connection
             await send_json(send, refused.status, orjson.dumps({"error": refused.message}), close)
         finally:
             self.latency.observe(time.perf_counter() - started)
@@ -121,7 +121,7 @@ def create_app(runtime: Runtime) -> ASGIApp:
                 return await handler(request)
             except RequestRefused as refused:
                 metrics.rejected.labels(str(refused.status)).inc()
-                return _json({"error": refused.message}, refused.status, close=refused.status in (408, 413))
+                return _json({"error": refused.message}, refused.status, close=refused.closes_connection)
             finally:
                 histogram.observe(time.perf_counter() - started)
 

@@ -12,6 +12,11 @@ class RequestRefused(Exception):
         super().__init__(message)
         self.status, self.message = status, message
 
+    @property
+    def closes_connection(self) -> bool:
+        """A body refused for its size or slowness was not read to its end: the connection is not reusable."""
+        return self.status in (408, 413)
+
 
 class BodyBudget:
     """Bytes of request bodies being received, across all requests of this process.
