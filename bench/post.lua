@@ -1,6 +1,14 @@
--- wrk: POST the AdmissionReview in bench/review.json to /mutate.
+-- wrk: POST the AdmissionReview in $WG_BODY_FILE to /mutate, with every "__N__" in it replaced by a
+-- request counter. The replicas body numbers only the uid, as a ReplicaSet's pods differ; the unique
+-- body also numbers an annotation, so no two pods are alike and every one is planned from scratch.
 local file = io.open(os.getenv("WG_BODY_FILE"), "rb")
-wrk.method = "POST"
-wrk.body = file:read("*a")
-wrk.headers["Content-Type"] = "application/json"
+local template = file:read("*a")
 file:close()
+local counter = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, (template:gsub("__N__", tostring(counter))))
+end

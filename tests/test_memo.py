@@ -1,4 +1,4 @@
-"""The plan memo answers exactly what plan() would, and forgets when the question or the rules change."""
+"""The verdict memo answers exactly what planning would, and forgets when the question or the rules change."""
 
 from __future__ import annotations
 
@@ -11,37 +11,24 @@ import yaml
 
 from bench.pods import realistic_pod
 from tests.conftest import make_pod
-from webhook.core.memo import PlanMemo
-from webhook.core.plan import plan, PlanOptions
+from webhook.core.memo import VerdictMemo
+from webhook.core.plan import PlanOptions
+from webhook.core.review import decide
 from webhook.core.rules import BUILTIN_RULES, parse_rules
 
 GOLDEN = Path(__file__).parent / "golden"
 OPTIONS = PlanOptions(namespace="billing")
 
 
-def same(a: Any, b: Any) -> bool:
-    return (a.allowed, a.patch, a.warnings, a.errors, a.skip, a.profile, a.rules, a.explanations) == (
-        b.allowed,
-        b.patch,
-        b.warnings,
-        b.errors,
-        b.skip,
-        b.profile,
-        b.rules,
-        b.explanations,
-    )
-
-
-def test_a_replica_is_answered_from_the_memo_with_its_own_source() -> None:
-    memo = PlanMemo()
+def test_a_replica_is_answered_from_the_memo() -> None:
+    memo = VerdictMemo()
     first, second = realistic_pod(), realistic_pod()
     second["metadata"]["generateName"] = "billing-sidekiq-6f7c9d8b54-x"  # what differs between replicas
     second["metadata"]["uid"] = "another"
-    one, two = memo.plan(first, BUILTIN_RULES, OPTIONS), memo.plan(second, BUILTIN_RULES, OPTIONS)
+    one, two = memo.decide(first, BUILTIN_RULES, OPTIONS), memo.decide(second, BUILTIN_RULES, OPTIONS)
     assert (memo.hits, memo.misses) == (1, 1)
-    assert same(two, plan(second, BUILTIN_RULES, OPTIONS))
-    assert two.source is second and two.mutated()["metadata"]["uid"] == "another"
-    assert one.source is first
+    assert two is one and two == decide(second, BUILTIN_RULES, OPTIONS)
+    assert two.decision == "patched" and two.profile == "sidekiq"
 
 
 def _variants() -> list[tuple[str, Any]]:
@@ -55,41 +42,41 @@ def _variants() -> list[tuple[str, Any]]:
 
 @pytest.mark.parametrize(("name", "change"), _variants())
 def test_any_change_plan_reads_is_a_different_question(name: str, change: Any) -> None:
-    memo = PlanMemo()
+    memo = VerdictMemo()
     pod = realistic_pod()
-    memo.plan(pod, BUILTIN_RULES, PlanOptions())
+    memo.decide(pod, BUILTIN_RULES, PlanOptions())
     changed = copy.deepcopy(pod)
     change(changed)
-    result = memo.plan(changed, BUILTIN_RULES, PlanOptions())
+    result = memo.decide(changed, BUILTIN_RULES, PlanOptions())
     assert memo.misses == 2
-    assert same(result, plan(changed, BUILTIN_RULES, PlanOptions()))
+    assert result == decide(changed, BUILTIN_RULES, PlanOptions())
 
 
 def test_new_rules_or_options_are_never_answered_from_old_memories() -> None:
-    memo = PlanMemo()
+    memo = VerdictMemo()
     pod = make_pod()
-    assert memo.plan(pod, BUILTIN_RULES, PlanOptions()).profile == "generic"
+    assert memo.decide(pod, BUILTIN_RULES, PlanOptions()).profile == "generic"
     rules = parse_rules({"rules": [{"name": "all", "set": {"profile": "celery"}}]})
-    assert memo.plan(pod, rules, PlanOptions()).profile == "celery"
-    denied = memo.plan(make_pod({"workerguard.io/probe-period": "x"}), rules, PlanOptions(on_invalid="deny"))
-    allowed = memo.plan(make_pod({"workerguard.io/probe-period": "x"}), rules, PlanOptions(on_invalid="allow"))
-    assert (denied.allowed, allowed.allowed) == (False, True)
+    assert memo.decide(pod, rules, PlanOptions()).profile == "celery"
+    denied = memo.decide(make_pod({"workerguard.io/probe-period": "x"}), rules, PlanOptions(on_invalid="deny"))
+    allowed = memo.decide(make_pod({"workerguard.io/probe-period": "x"}), rules, PlanOptions(on_invalid="allow"))
+    assert (denied.fields["allowed"], allowed.fields["allowed"]) == (False, True)
 
 
 @pytest.mark.parametrize("case", ["celery-pod", "native-sidecar", "invalid-annotations", "not-opted-in"])
 def test_memo_and_plan_agree_on_the_golden_pods(case: str) -> None:
     pod = yaml.safe_load((GOLDEN / f"{case}.yaml").read_text())
-    memo = PlanMemo()
+    memo = VerdictMemo()
     for _ in range(2):
-        assert same(memo.plan(copy.deepcopy(pod), BUILTIN_RULES, PlanOptions()), plan(pod, BUILTIN_RULES, PlanOptions()))
+        assert memo.decide(copy.deepcopy(pod), BUILTIN_RULES, PlanOptions()) == decide(pod, BUILTIN_RULES, PlanOptions())
     assert memo.hits == 1
 
 
 def test_workloads_are_not_memoized_and_the_memo_is_bounded() -> None:
-    memo = PlanMemo(size=3)
+    memo = VerdictMemo(size=3)
     workload = yaml.safe_load((GOLDEN / "sidekiq-deployment.yaml").read_text())
-    memo.plan(workload, BUILTIN_RULES, PlanOptions())
-    assert (memo.hits, memo.misses, len(memo.plans)) == (0, 0, 0)
+    memo.decide(workload, BUILTIN_RULES, PlanOptions())
+    assert (memo.hits, memo.misses, len(memo.verdicts)) == (0, 0, 0)
     for i in range(5):
-        memo.plan(make_pod({"example.com/n": str(i)}), BUILTIN_RULES, PlanOptions())
-    assert len(memo.plans) == 3
+        memo.decide(make_pod({"example.com/n": str(i)}), BUILTIN_RULES, PlanOptions())
+    assert len(memo.verdicts) == 3

@@ -8,7 +8,7 @@ import jsonpointer
 import pytest
 
 from tests.conftest import deep, make_pod, validate
-from webhook.core.plan import Plan, plan, PlanOptions
+from webhook.core.plan import DECISIONS_MAX, Plan, plan, PlanOptions
 from webhook.core.rules import parse_rules
 from webhook.core.types import WARNING_MAX_CHARS, WARNINGS_MAX
 
@@ -473,3 +473,44 @@ def test_planning_does_not_modify_its_input() -> None:
     before = deep(pod)
     injected(pod)
     assert pod == before
+
+
+# --- remembered decisions ---------------------------------------------------------------------------
+
+
+def test_pods_asking_the_same_question_share_one_decision_and_a_different_answer_is_not_reused() -> None:
+    rules = parse_rules({"rules": [{"name": "all", "set": {"probe-period": "15s"}}]})
+    first = injected(make_pod({"workerguard.io/readiness-max-age": "2m"}), rules=rules)
+    second = injected(make_pod({"workerguard.io/readiness-max-age": "2m"}, name="worker-2"), rules=rules)
+    assert first.chosen is not None and second.chosen is not None
+    assert second.chosen.settings is first.chosen.settings  # remembered, not recomputed
+    other = injected(make_pod({"workerguard.io/readiness-max-age": "3m"}), rules=rules)
+    assert other.chosen is not None and other.chosen.settings["readiness-max-age"] == 180
+    assert container_of(other)["readinessProbe"]["periodSeconds"] == 15
+    assert len(rules.decisions) == 2  # two questions (the mutated pods injected() re-plans stop at their status)
+
+
+def test_a_remembered_problem_still_names_the_field_of_the_object_asked_about() -> None:
+    bad = {"workerguard.io/probe-period": "soon"}
+    pod_problem = plan(make_pod(bad)).errors
+    template = {"kind": "Deployment", "metadata": {"name": "w"}, "spec": {"template": make_pod(bad)}}
+    template_problem = plan(template).errors
+    assert [p.field for p in pod_problem] == ["metadata.annotations[workerguard.io/probe-period]"]
+    assert [p.field for p in template_problem] == ["spec.template.metadata.annotations[workerguard.io/probe-period]"]
+
+
+def test_a_non_string_annotation_is_reported_every_time_and_decisions_stay_bounded() -> None:
+    rules = parse_rules({"rules": []})
+    for _ in range(2):
+        errors = plan(make_pod({"workerguard.io/probe-period": 10}), rules=rules).errors  # type: ignore[dict-item]
+        assert [p.field for p in errors] == ["metadata.annotations[workerguard.io/probe-period]"]
+    for n in range(DECISIONS_MAX + 5):
+        plan(make_pod({"workerguard.io/readiness-max-age": f"{n + 30}s"}), rules=rules)
+    assert 0 < len(rules.decisions) <= DECISIONS_MAX
+
+
+def test_the_same_annotations_under_other_matching_rules_are_a_different_question() -> None:
+    rules = parse_rules({"rules": [{"name": "billing", "match": {"namespaces": ["billing"]}, "set": {"probe-period": "15s"}}]})
+    for namespace, period in [("billing", 15), ("jobs", 10), ("billing", 15)]:
+        result = injected(make_pod(namespace=namespace), rules=rules)
+        assert container_of(result)["livenessProbe"]["periodSeconds"] == period, namespace

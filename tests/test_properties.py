@@ -11,6 +11,7 @@ from tests.conftest import validate
 from tests.strategies import BAD, objects, pods
 from webhook.core.annotations import PREFIX
 from webhook.core.plan import plan, PlanOptions
+from webhook.core.rules import BUILTIN_RULES, RuleSet
 from webhook.core.workload import locate_pod
 
 
@@ -62,3 +63,22 @@ def test_every_bad_annotation_value_is_an_error_naming_it(obj: dict[str, Any]) -
         if key == PREFIX + "container" and len(bad) > 1:
             continue  # the target container is looked up only once every setting parsed
         assert f"{view.field_prefix}metadata.annotations[{key}]" in fields, (key, fields)
+
+
+def _fresh(rules: RuleSet) -> RuleSet:
+    """The same rules with nothing decided yet."""
+    return RuleSet(rules.profiles, rules.rules)
+
+
+@given(objects())
+def test_a_remembered_decision_plans_exactly_what_a_fresh_one_does(obj: dict[str, Any]) -> None:
+    warm = plan(obj)  # BUILTIN_RULES has seen every earlier example: its decisions are warm
+    cold = plan(obj, _fresh(BUILTIN_RULES))
+    assert (warm.allowed, warm.patch, warm.warnings, warm.errors, warm.skip, warm.explanations) == (
+        cold.allowed,
+        cold.patch,
+        cold.warnings,
+        cold.errors,
+        cold.skip,
+        cold.explanations,
+    )

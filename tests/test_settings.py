@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from webhook.core.rules import parse_rules, RulesError
 from webhook.core.settings import (
     check_relations,
     Layer,
     parse_bool,
+    parse_container_name,
     parse_duration,
     parse_heartbeat_format,
     parse_heartbeat_path,
@@ -36,6 +38,7 @@ def test_durations_parse_to_whole_seconds(text: str, seconds: int) -> None:
         ("5 s", "'5 s' is not a duration like 60s or 2m"),
         ("2m1h", "'2m1h' is not a duration like 60s or 2m"),
         ("25h", "'25h' is longer than the maximum of 24h"),
+        ("60s\n", "'60s\n' is not a duration like 60s or 2m"),  # a regex $ would let a final newline through
     ],
 )
 def test_bad_durations_say_what_was_expected(text: str, message: str) -> None:
@@ -85,6 +88,7 @@ def test_safe_absolute_paths_are_accepted(path: str) -> None:
         ("/tmp/../etc/hb", "not a normalized path"),
         ("/tmp//hb", "not a normalized path"),
         ("/tmp/hb/", "not a normalized path"),
+        ("/tmp/hb\n", "may only contain"),
         ("/hb", "must be inside a directory"),
         ("/var/run/draining", "clashes with the draining marker"),
     ],
@@ -148,3 +152,18 @@ def test_the_settings_digest_changes_with_any_value() -> None:
     base = resolve([]).digest()
     assert resolve([]).digest() == base
     assert resolve([Layer("rule:x", {"prestop-sleep": 1})]).digest() != base
+
+
+@pytest.mark.parametrize("name", ["worker\n", "Worker", "-worker", "w" * 64, ""])
+def test_container_names_must_be_whole_dns_labels(name: str) -> None:
+    with pytest.raises(SettingError, match="is not a container name"):
+        parse_container_name(name)
+    assert parse_container_name("sidekiq-2") == "sidekiq-2"
+
+
+def test_a_rule_name_with_a_final_newline_is_not_a_dns_label() -> None:
+    with pytest.raises(RulesError) as caught:
+        parse_rules({"rules": [{"name": "billing\n", "set": {"probe-period": "20s"}}]})
+    assert [(p.field, p.message) for p in caught.value.problems] == [
+        ("rules[0] (billing\n).name", "every rule needs a name that is a DNS label")
+    ]

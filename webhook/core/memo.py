@@ -1,50 +1,50 @@
-"""A bounded memo of plans for pods: the replicas of one ReplicaSet ask the same question again and again.
+"""A bounded memo of verdicts for pods: the replicas of one ReplicaSet ask the same question again and again.
 
 plan() on a Pod reads only its namespace, labels, annotations and spec (never its name, generateName,
 uid, ownerReferences or managedFields), plus the rules and options. Replicas agree on all of those
-(the pod-template-hash label included), so after the first replica the answer is a lookup. Measured
-on the benchmark pod: plan() about 150 us, the key and lookup about 10 us.
+(the pod-template-hash label included), so after the first replica the answer is a lookup of the
+finished verdict, its patch already encoded. Measured on the benchmark pod: plan() and encoding
+about 150 us, the key and lookup about 10 us.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import replace
 
 import orjson
 
-from webhook.core.plan import Plan, plan, PlanOptions
+from webhook.core.plan import PlanOptions
+from webhook.core.review import decide, Verdict
 from webhook.core.rules import RuleSet
 from webhook.core.types import JSONObject
 
 DEFAULT_SIZE = 512
 
 
-class PlanMemo:
+class VerdictMemo:
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self.size = size
         self.rules: RuleSet | None = None
-        self.plans: OrderedDict[tuple[PlanOptions, bytes], Plan] = OrderedDict()
+        self.verdicts: OrderedDict[tuple[PlanOptions, bytes], Verdict] = OrderedDict()
         self.hits = self.misses = 0
 
-    def plan(self, obj: JSONObject, rules: RuleSet, options: PlanOptions) -> Plan:
+    def decide(self, obj: JSONObject, rules: RuleSet, options: PlanOptions) -> Verdict:
         key = _key(obj, options)
         if key is None:
-            return plan(obj, rules, options)
+            return decide(obj, rules, options)
         if rules is not self.rules:  # reloaded rules: every remembered answer may be wrong now
-            self.plans.clear()
+            self.verdicts.clear()
             self.rules = rules
-        remembered = self.plans.get(key)
+        remembered = self.verdicts.get(key)
         if remembered is not None:
             self.hits += 1
-            self.plans.move_to_end(key)
-            return replace(remembered, source=obj)
+            self.verdicts.move_to_end(key)
+            return remembered
         self.misses += 1
-        result = plan(obj, rules, options)
-        self.plans[key] = replace(result, source={})  # remember the answer, not the whole pod it was about
-        if len(self.plans) > self.size:
-            self.plans.popitem(last=False)
-        return result
+        verdict = self.verdicts[key] = decide(obj, rules, options)
+        if len(self.verdicts) > self.size:
+            self.verdicts.popitem(last=False)
+        return verdict
 
 
 def _key(obj: JSONObject, options: PlanOptions) -> tuple[PlanOptions, bytes] | None:

@@ -20,7 +20,7 @@ from webhook.core.profiles import BUILTIN_PROFILES, Profile
 from webhook.core.settings import check_relations, Layer, parse_setting, resolve, SettingError, SPECS
 from webhook.core.types import Problem
 
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _MATCH_KEYS = ("namespaces", "labels", "annotations", "images")
 
 
@@ -71,6 +71,9 @@ def _map_matches(wanted: Sequence[tuple[str, re.Pattern[str]]], actual: Mapping[
 class RuleSet:
     profiles: Mapping[str, Profile]
     rules: tuple[Rule, ...] = ()
+    # What plan() already decided under these rules, by question (see plan._decision). Rules never
+    # change once made (a reload makes a new RuleSet), so nothing here can go stale.
+    decisions: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def matching(self, target: Target) -> list[Rule]:
         return [rule for rule in self.rules if rule.matches(target)]
@@ -103,7 +106,7 @@ def _parse_profiles(raw: object, problems: list[Problem]) -> dict[str, Profile]:
         return profiles
     for name, body in raw.items():
         where = f"profiles.{name}"
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             problems.append(Problem(where, "a profile name must be a DNS label (lowercase letters, digits, -)"))
             continue
         if name in BUILTIN_PROFILES:
@@ -140,7 +143,7 @@ def _parse_rule_list(raw: object, profiles: Mapping[str, Profile], problems: lis
             problems.append(Problem(where, "must be a mapping with name, match and set"))
             continue
         _unknown_keys(body, ("name", "match", "set"), where, problems)
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             problems.append(Problem(f"{where}.name", "every rule needs a name that is a DNS label"))
             continue
         if name in seen:

@@ -21,10 +21,10 @@ LIVENESS_DEFAULT_FACTOR = 5
 DEFAULT_HEARTBEAT_PATH = "/var/run/workerguard/heartbeat"
 DRAINING_MARKER_NAME = "draining"
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 # Characters that are inert inside a double-quoted POSIX sh word; anything else is refused.
-_SAFE_PATH = re.compile(r"^[A-Za-z0-9._/-]+$")
+_SAFE_PATH = re.compile(r"[A-Za-z0-9._/-]+")
 
 
 class SettingError(ValueError):
@@ -36,7 +36,7 @@ def parse_duration(text: str) -> int:
     if text.isdigit():
         seconds = int(text)
     else:
-        match = _DURATION.match(text)
+        match = _DURATION.fullmatch(text)
         if not text or match is None:
             if re.match(r"^\d*\.\d+|^\d+ms$", text):
                 raise SettingError(f"'{text}' is not a whole number of seconds")
@@ -65,7 +65,7 @@ def parse_heartbeat_format(text: str) -> str:
 
 
 def parse_container_name(text: str) -> str:
-    if _DNS_LABEL.match(text):
+    if _DNS_LABEL.fullmatch(text):
         return text
     raise SettingError(f"'{text}' is not a container name (a DNS label)")
 
@@ -74,7 +74,7 @@ def parse_heartbeat_path(text: str) -> str:
     """An absolute file path below some directory, safe to place in a shell command."""
     if not text.startswith("/"):
         raise SettingError(f"'{text}' is not an absolute path")
-    if not _SAFE_PATH.match(text):
+    if not _SAFE_PATH.fullmatch(text):
         raise SettingError(f"'{text}' may only contain letters, digits and . _ - /")
     if posixpath.normpath(text) != text or "/../" in f"{text}/" or "/./" in f"{text}/":
         raise SettingError(f"'{text}' is not a normalized path (no //, . or .. parts, no trailing /)")

@@ -83,12 +83,12 @@ class Webhook:
         runtime, config = self.runtime, self.runtime.config
         started = time.perf_counter()
         try:
-            body = await read_body(scope, receive, config.max_body_bytes, config.body_timeout, runtime.body_budget)
+            body = await read_body(scope, receive, config.max_body_bytes, runtime.body_deadlines, runtime.body_budget)
             rules = runtime.rules.rules
             if rules is None:
                 raise RequestRefused(503, "no valid rules loaded")
             try:
-                review = answer(parse_json(body), rules, runtime.options, runtime.memo.plan)
+                review = answer(parse_json(body), rules, runtime.options, runtime.memo.decide)
             except (DocumentError, BadRequest) as error:
                 raise RequestRefused(400, str(error)) from None
             await send_json(send, 200, orjson.dumps(review.response), runtime.draining)
@@ -104,9 +104,13 @@ class Webhook:
 def create_app(runtime: Runtime) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        reloader = asyncio.create_task(runtime.reload_forever())
-        yield
-        reloader.cancel()
+        background = [asyncio.create_task(runtime.reload_forever()), asyncio.create_task(runtime.tick_forever())]
+        try:
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+            runtime.admission_log.flush()
 
     app = FastAPI(title="workerguard", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.add_middleware(DrainMiddleware, runtime=runtime)
@@ -128,7 +132,7 @@ def create_app(runtime: Runtime) -> ASGIApp:
         return run
 
     async def preview(request: Request) -> Response:
-        body = await read_body(request.scope, request.receive, config.max_body_bytes, config.body_timeout, runtime.body_budget)
+        body = await read_body(request.scope, request.receive, config.max_body_bytes, runtime.body_deadlines, runtime.body_budget)
         rules = runtime.rules.rules
         if rules is None:
             raise RequestRefused(503, "no valid rules loaded")
@@ -206,25 +210,24 @@ def _readiness(runtime: Runtime) -> dict[str, Any]:
 
 
 def _account(runtime: Runtime, review: Review, seconds: float) -> None:
-    metrics = runtime.metrics
-    metrics.admissions.labels(review.operation, review.decision).inc()
-    outcome = review.plan
-    if review.decision == "patched" and outcome is not None:
-        metrics.injections.labels(outcome.profile or "").inc()
-        for rule in outcome.rules:
-            metrics.rule_matches.labels(rule).inc()
-    elif review.reasons and review.decision == "allowed":
-        metrics.skips.labels(review.reasons[0]).inc()
-    if outcome is not None and outcome.errors:
-        metrics.invalid.labels("denied" if review.decision == "denied" else "allowed").inc()
+    metrics, verdict = runtime.metrics, review.verdict
+    metrics.admission(review.operation, verdict.decision).inc()
+    if verdict.decision == "patched":
+        metrics.injection(verdict.profile or "").inc()
+        for rule in verdict.rules:
+            metrics.rule_match(rule).inc()
+    elif verdict.reasons and verdict.decision == "allowed":
+        metrics.skip(verdict.reasons[0]).inc()
+    if verdict.invalid:
+        metrics.invalid_setting("denied" if verdict.decision == "denied" else "allowed").inc()
     runtime.admission_log.write(
         {
             "uid": review.uid,
             "namespace": review.namespace,
             "pod": review.name,
             "operation": review.operation,
-            "decision": review.decision,
-            "reasons": list(review.reasons),
+            "decision": verdict.decision,
+            "reasons": list(verdict.reasons),
             "duration_ms": round(seconds * 1000, 3),
         }
     )

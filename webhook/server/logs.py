@@ -46,28 +46,53 @@ def configure(log_format: str, level: str) -> None:
 
 
 class AdmissionLog:
-    """The one line per admission, written straight to the stream in the same formats as the rest.
+    """The one line per admission, in the same formats as the rest, buffered and written in batches.
 
-    Not through logging: measured 1.3 us a line against 38 us through a logging handler, on the path
-    every pod creation waits for. The level of the "workerguard.admission" logger still decides.
+    Not through logging (38 us a line against about 1 us here), and not a write per line: a write
+    system call per admission cost about 40 us on the bench machine, on the path every pod creation
+    waits for. Lines are written when `BATCH_BYTES` have gathered or when the server calls flush()
+    (every quarter second, and at shutdown). The level of the "workerguard.admission" logger decides.
     """
+
+    BATCH_BYTES = 16 * 1024
 
     def __init__(self, log_format: str, stream: TextIO | None = None) -> None:
         self.json = log_format == "json"
         self.stream = stream or sys.stderr
         self.logger = logging.getLogger("workerguard.admission")
+        self.lines: list[str] = []
+        self.size = 0
+        self._second = -1
+        self._stamp = ""
 
     def write(self, fields: dict[str, Any]) -> None:
         if not self.logger.isEnabledFor(logging.INFO):
             return
         now = time.time()
         if self.json:
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+            stamp = f"{self._stamp_of(int(now))}.{int(now % 1 * 1000):03d}Z"
             line = orjson.dumps(
                 {"time": stamp, "level": "info", "logger": self.logger.name, "message": "admission", **fields}
             ).decode()
         else:
             extras = " ".join(f"{key}={value}" for key, value in fields.items())
             line = f"{time.strftime('%H:%M:%S', time.localtime(now))} INFO    admission  {extras}"
-        self.stream.write(line + "\n")
+        self.lines.append(line)
+        self.size += len(line) + 1
+        if self.size >= self.BATCH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.lines:
+            return
+        text = "\n".join(self.lines) + "\n"
+        self.lines.clear()
+        self.size = 0
+        self.stream.write(text)
         self.stream.flush()
+
+    def _stamp_of(self, second: int) -> str:
+        """The UTC time to the second, formatted once a second rather than once a line."""
+        if second != self._second:
+            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return self._stamp

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 # The apiserver's own admission latency buckets include 5ms, 25ms and 100ms.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -34,5 +39,17 @@ class Metrics:
         )
         self.draining = Gauge("workerguard_draining", "1 while the process drains after SIGTERM", registry=r)
 
+        # The children /mutate touches, bound once per label values: labels() locks and checks every call.
+        self.admission = bound(self.admissions)
+        self.injection = bound(self.injections)
+        self.rule_match = bound(self.rule_matches)
+        self.skip = bound(self.skips)
+        self.invalid_setting = bound(self.invalid)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def bound(metric: MetricWrapperBase) -> Callable[..., Any]:
+    """metric.labels, remembering each child (label values here are few: operations, profiles, rules)."""
+    return functools.lru_cache(maxsize=None)(metric.labels)

@@ -8,17 +8,20 @@ import logging
 import time
 from pathlib import Path
 
-from webhook.core.memo import PlanMemo
+from webhook.core.memo import VerdictMemo
 from webhook.core.plan import PlanOptions
 from webhook.core.rules import BUILTIN_RULES, RulesError, RuleSet
 from webhook.rulesfile import load_rules_file
 from webhook.server.config import ServeConfig
-from webhook.server.limits import BodyBudget
+from webhook.server.limits import BodyBudget, BodyDeadlines
 from webhook.server.logs import AdmissionLog
 from webhook.server.metrics import Metrics
 from webhook.server.tls import CertStore
 
 log = logging.getLogger("workerguard.rules")
+
+# How often late request bodies are cut off and admission log lines written out.
+TICK_SECONDS = 0.25
 
 
 class RulesStore:
@@ -64,10 +67,11 @@ class Runtime:
         self.rules = RulesStore(config.rules)
         self.metrics = Metrics()
         self.options = PlanOptions(own_namespace=config.own_namespace, on_invalid=config.on_invalid)
-        self.memo = PlanMemo()
+        self.memo = VerdictMemo()
         self.admission_log = AdmissionLog(config.log_format)
         # One full-size body at a time, plus room for the many small ones the apiserver really sends.
         self.body_budget = BodyBudget(config.max_body_bytes + 1024 * 1024)
+        self.body_deadlines = BodyDeadlines(config.body_timeout, TICK_SECONDS)
         self.draining_since: float | None = None
         self.reload()
 
@@ -90,3 +94,9 @@ class Runtime:
         while True:
             await asyncio.sleep(self.config.reload_interval)
             await asyncio.to_thread(self.reload)
+
+    async def tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            self.body_deadlines.sweep(time.monotonic())
+            self.admission_log.flush()
