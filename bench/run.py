@@ -1,7 +1,8 @@
 """make bench: workerguard against the floor over real TLS on loopback, plus plan() and memory figures.
 
-Servers run pinned to core 0, wrk to core 1; rounds alternate floor, workerguard, floor, workerguard
-so drift on the machine hits both. Everything is reported as measured in this run.
+Servers run pinned to core 0, wrk to core 1. Each round runs the floor, workerguard with replicas of
+one ReplicaSet (a uid per request) and workerguard with every pod different, so drift on the machine
+hits all three. Everything is reported as measured in this run.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def server_pid(process: subprocess.Popen[bytes]) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10, help="length of one wrk round")
-    parser.add_argument("--rounds", type=int, default=2, help="A B pairs")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of floor, replicas, unique")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--soak-requests", type=int, default=200_000, help="requests for the memory growth figure")
     args = parser.parse_args()
