@@ -108,3 +108,21 @@ def test_a_cancellation_that_is_not_the_deadline_still_cancels() -> None:
         assert deadlines.pending == {}
 
     asyncio.run(main())
+
+
+def test_a_shutdown_cancellation_at_the_same_time_as_the_deadline_is_not_swallowed() -> None:
+    async def main() -> None:
+        deadlines = BodyDeadlines(10)
+
+        async def never() -> dict[str, Any]:
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+        reading = asyncio.create_task(read_body({"headers": []}, never, 100, deadlines, BodyBudget(1000)))
+        await asyncio.sleep(0.01)
+        deadlines.sweep(time.monotonic() + 60)  # the deadline passes...
+        reading.cancel()  # ...and the server stops in the same turn of the loop
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+
+    asyncio.run(main())

@@ -84,9 +84,9 @@ async def read_body(scope: Scope, receive: Receive, limit: int, deadlines: BodyD
             chunks.append(chunk)
             more = message.get("more_body", False)
     except asyncio.CancelledError:
-        if task not in deadlines.expired:  # the server's own cancellation: not ours to swallow
+        # Ours only if the sweep cancelled this task and nobody else did too (the server at shutdown).
+        if task not in deadlines.expired or task.uncancel() > 0:
             raise
-        task.uncancel()
         raise RequestRefused(408, f"the body did not arrive within {deadlines.timeout:g}s") from None
     finally:
         budget.give_back(size)
