@@ -37,13 +37,21 @@ _EXEC_AT_COMMAND_START = re.compile(r"(^|[;&|(]\s*)exec\s")
 @dataclass
 class Injection:
     builder: PatchBuilder = field(default_factory=PatchBuilder)
-    affects: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    shaped: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (injected path, settings behind it)
     warnings: list[PlanWarning] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
     def record(self, path: str, *settings: str) -> None:
+        self.shaped.append((path, settings))
+
+
+def paths_by_setting(shaped: list[tuple[str, tuple[str, ...]]]) -> dict[str, list[str]]:
+    """The injected paths each setting shaped: built only when someone asks for explanations."""
+    paths: defaultdict[str, list[str]] = defaultdict(list)
+    for path, settings in shaped:
         for setting in settings:
-            self.affects[setting].append(path)
+            paths[setting].append(path)
+    return paths
 
 
 def inject(pod: PodView, index: int, settings: Resolved, extra_annotations: Mapping[str, str]) -> Injection:

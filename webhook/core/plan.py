@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import jsonpatch
@@ -19,7 +19,7 @@ from webhook.core.annotations import (
     read_pod_annotations,
     STATUS,
 )
-from webhook.core.inject import inject
+from webhook.core.inject import inject, paths_by_setting
 from webhook.core.profiles import DEFAULT_PROFILE
 from webhook.core.rules import BUILTIN_RULES, Rule, RuleSet, Target
 from webhook.core.settings import check_relations, resolve, Resolved, SPECS
@@ -43,7 +43,7 @@ class Chosen:
     """What an injection decided, kept so explanations can be built when someone asks for them."""
 
     settings: Resolved
-    affects: Mapping[str, list[str]]
+    shaped: list[tuple[str, tuple[str, ...]]]
     profile_source: str
     container: str
     container_source: str
@@ -68,11 +68,12 @@ class Plan:
         if self.chosen is None or self.profile is None:
             return []
         chosen, settings = self.chosen, self.chosen.settings
+        affects = paths_by_setting(chosen.shaped)
         return [
             Explanation("profile", self.profile, chosen.profile_source, ()),
-            Explanation("container", chosen.container, chosen.container_source, tuple(chosen.affects.get("container", ()))),
+            Explanation("container", chosen.container, chosen.container_source, tuple(affects.get("container", ()))),
             *(
-                Explanation(key, settings.render(key), settings.sources[key], tuple(chosen.affects.get(key, ())))
+                Explanation(key, settings.render(key), settings.sources[key], tuple(affects.get(key, ())))
                 for key in SPECS
                 if key != "container"
             ),
@@ -134,7 +135,7 @@ def _plan_injection(obj: JSONObject, pod: PodView, namespace: str, rules: RuleSe
         warnings=_capped([*decision.warnings, *step.warnings]),
         profile=decision.profile,
         rules=decision.rule_names,
-        chosen=Chosen(settings, step.affects, decision.profile_source, container_name, container_source),
+        chosen=Chosen(settings, step.shaped, decision.profile_source, container_name, container_source),
     )
 
 

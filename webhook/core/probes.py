@@ -28,20 +28,17 @@ def draining_marker(heartbeat_path: str) -> str:
     return posixpath.join(posixpath.dirname(heartbeat_path), DRAINING_MARKER_NAME)
 
 
-@functools.lru_cache(maxsize=256)
 def freshness_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> str:
     """Exit 0 only when the heartbeat is at most max_age seconds old; every failure path exits 1."""
     read = _UNIX_READ if heartbeat_format == "unix" else _MTIME_READ
     return f"{read.format(file=heartbeat_path)}; {_AGE_CHECK.format(max_age=max_age)}"
 
 
-@functools.lru_cache(maxsize=256)
 def readiness_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> str:
     marker = draining_marker(heartbeat_path)
     return f'test ! -e "{marker}" || exit 1; {freshness_script(heartbeat_path, heartbeat_format, max_age)}'
 
 
-@functools.lru_cache(maxsize=256)
 def startup_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> str:
     # kubelet runs preStop before a liveness restart too, and the emptyDir outlives the container:
     # a marker left behind would keep the new container unready forever. The startup probe runs once
@@ -50,7 +47,6 @@ def startup_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> 
     return f'rm -f "{marker}"; {freshness_script(heartbeat_path, heartbeat_format, max_age)}'
 
 
-@functools.lru_cache(maxsize=256)
 def prestop_script(heartbeat_path: str, sleep_seconds: int) -> str:
     return f': > "{draining_marker(heartbeat_path)}"; sleep {sleep_seconds}'
 
@@ -65,14 +61,46 @@ def _timeout(period: int) -> int:
 
 
 def readiness_probe(settings: Resolved) -> JSONObject:
-    period = settings["probe-period"]
-    script = readiness_script(settings["heartbeat-path"], settings["heartbeat-format"], settings["readiness-max-age"])
-    return {**_exec(script), "periodSeconds": period, "timeoutSeconds": _timeout(period), "failureThreshold": 1}
+    return _readiness_probe(
+        settings["heartbeat-path"], settings["heartbeat-format"], settings["readiness-max-age"], settings["probe-period"]
+    )
 
 
 def liveness_probe(settings: Resolved) -> JSONObject:
-    period = settings["probe-period"]
-    script = freshness_script(settings["heartbeat-path"], settings["heartbeat-format"], settings["liveness-max-age"])
+    return _liveness_probe(
+        settings["heartbeat-path"], settings["heartbeat-format"], settings["liveness-max-age"], settings["probe-period"]
+    )
+
+
+def startup_probe(settings: Resolved) -> JSONObject:
+    attempts = max(1, math.ceil(settings["startup-timeout"] / settings["probe-period"]))
+    return _startup_probe(
+        settings["heartbeat-path"],
+        settings["heartbeat-format"],
+        settings["readiness-max-age"],
+        settings["probe-period"],
+        attempts,
+    )
+
+
+def prestop_hook(settings: Resolved) -> JSONObject:
+    return _prestop_hook(settings["heartbeat-path"], settings["prestop-sleep"])
+
+
+# The builders below are cached, so the objects they return are shared by every patch that injects
+# the same probe: a patch is only serialized, and jsonpatch copies the values it applies. Never
+# mutate one.
+
+
+@functools.lru_cache(maxsize=256)
+def _readiness_probe(path: str, heartbeat_format: str, max_age: int, period: int) -> JSONObject:
+    script = readiness_script(path, heartbeat_format, max_age)
+    return {**_exec(script), "periodSeconds": period, "timeoutSeconds": _timeout(period), "failureThreshold": 1}
+
+
+@functools.lru_cache(maxsize=256)
+def _liveness_probe(path: str, heartbeat_format: str, max_age: int, period: int) -> JSONObject:
+    script = freshness_script(path, heartbeat_format, max_age)
     # Several failures in a row: one exec that timed out on a busy node must not restart the worker.
     return {
         **_exec(script),
@@ -82,12 +110,12 @@ def liveness_probe(settings: Resolved) -> JSONObject:
     }
 
 
-def startup_probe(settings: Resolved) -> JSONObject:
-    period = settings["probe-period"]
-    script = startup_script(settings["heartbeat-path"], settings["heartbeat-format"], settings["readiness-max-age"])
-    attempts = max(1, math.ceil(settings["startup-timeout"] / period))
+@functools.lru_cache(maxsize=256)
+def _startup_probe(path: str, heartbeat_format: str, max_age: int, period: int, attempts: int) -> JSONObject:
+    script = startup_script(path, heartbeat_format, max_age)
     return {**_exec(script), "periodSeconds": period, "timeoutSeconds": _timeout(period), "failureThreshold": attempts}
 
 
-def prestop_hook(settings: Resolved) -> JSONObject:
-    return _exec(prestop_script(settings["heartbeat-path"], settings["prestop-sleep"]))
+@functools.lru_cache(maxsize=256)
+def _prestop_hook(path: str, sleep_seconds: int) -> JSONObject:
+    return _exec(prestop_script(path, sleep_seconds))
