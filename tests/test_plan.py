@@ -514,3 +514,15 @@ def test_the_same_annotations_under_other_matching_rules_are_a_different_questio
     for namespace, period in [("billing", 15), ("jobs", 10), ("billing", 15)]:
         result = injected(make_pod(namespace=namespace), rules=rules)
         assert container_of(result)["livenessProbe"]["periodSeconds"] == period, namespace
+
+
+def test_changing_one_mutated_pod_never_changes_what_the_next_pod_gets() -> None:
+    asked = {"workerguard.io/prestop-sleep": "5s"}
+    first = injected(make_pod(asked))
+    mutated = first.mutated()
+    mutated["spec"]["containers"][0]["readinessProbe"]["periodSeconds"] = 999
+    mutated["spec"]["containers"][0]["lifecycle"]["preStop"]["exec"]["command"].append("oops")
+    second = injected(make_pod(asked))
+    assert container_of(second)["readinessProbe"]["periodSeconds"] == 10
+    assert container_of(second)["lifecycle"]["preStop"]["exec"]["command"][-1] != "oops"
+    assert second.patch == first.patch

@@ -83,7 +83,9 @@ class Plan:
         """The object with the patch applied; computed on demand since /mutate never needs it."""
         if not self.patch:
             return copy.deepcopy(self.source)
-        return jsonpatch.apply_patch(self.source, self.patch, in_place=False)
+        # The patch's values are shared with other plans (see probes.py); older jsonpatch releases insert
+        # them as they are, so the result gets copies of its own.
+        return jsonpatch.apply_patch(self.source, copy.deepcopy(self.patch), in_place=False)
 
 
 def plan(obj: JSONObject, rules: RuleSet = BUILTIN_RULES, options: PlanOptions = PlanOptions()) -> Plan:
