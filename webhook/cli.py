@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -99,11 +98,3 @@ def run_rules_check(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> 
     custom = [name for name in rules.profiles if name not in BUILTIN_RULES.profiles]
     print(f"{args.file}: ok: {len(custom)} profile(s), {len(rules.rules)} rule(s)", file=stdout)
     return EXIT_OK
-
-
-def env_name(flag: str) -> str:
-    return "WORKERGUARD_" + flag.lstrip("-").replace("-", "_").upper()
-
-
-def env_default(flag: str, default: str | None) -> str | None:
-    return os.environ.get(env_name(flag), default)

@@ -59,9 +59,14 @@ def _attr(flag: str) -> str:
     return flag.replace("-", "_")
 
 
+def _env(flag: str) -> str:
+    """The environment variable that stands for a flag: --tls-cert is WORKERGUARD_TLS_CERT."""
+    return "WORKERGUARD_" + _attr(flag).upper()
+
+
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     for flag, kind, help_text in _FLAGS:
-        env = "WORKERGUARD_" + _attr(flag).upper()
+        env = _env(flag)
         default = os.environ.get(env, getattr(_DEFAULTS, _attr(flag)))
         options: dict[str, Any] = {"default": default, "help": f"{help_text} (env {env}; default %(default)s)"}
         if isinstance(kind, list):
@@ -69,7 +74,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         else:
             options["type"] = kind
         parser.add_argument(f"--{flag}", **options)
-    env = "WORKERGUARD_GENERATE_DEV_CERTS"
+    env = _env("generate-dev-certs")
     parser.add_argument(
         "--generate-dev-certs",
         action="store_true",
@@ -91,7 +96,7 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
             # argparse converts text defaults (our WORKERGUARD_* values) with `type`, but never checks
             # a default against `choices`.
             if value not in kind:
-                raise ConfigError(f"WORKERGUARD_{_attr(flag).upper()}={value!r}: choose from {', '.join(kind)}")
+                raise ConfigError(f"{_env(flag)}={value!r}: choose from {', '.join(kind)}")
         elif value is not None:
             value = kind(value)
         values[_attr(flag)] = value
