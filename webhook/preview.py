@@ -49,11 +49,12 @@ def render(plans: Sequence[Plan], output: str) -> str:
 def page_result(plan: Plan, number: int) -> dict[str, Any]:
     """What the web page shows: the preview JSON, the object's name, and a full-context line diff
     ([" ", line], ["+", line], ["-", line]) so the page can highlight what was injected."""
+    result = preview_result(plan)
     before = _dump_yaml(plan.source).splitlines()
-    after = _dump_yaml(plan.mutated()).splitlines()
+    after = _dump_yaml(result["object"]).splitlines()
     lines = list(difflib.unified_diff(before, after, lineterm="", n=max(len(before), len(after))))[2:]
     diff = [[line[0], line[1:]] for line in lines if not line.startswith("@@")] or [[" ", line] for line in before]
-    return {"name": _name(plan, number), **preview_result(plan), "diff": diff}
+    return {"name": _name(plan, number), **result, "diff": diff}
 
 
 def _name(plan: Plan, number: int) -> str:
