@@ -79,21 +79,6 @@ def _list_of_mappings(value: object, field: str, problems: list[Problem]) -> lis
     return value
 
 
-def _string_key_problems(value: object, field: str, key: str) -> list[Problem]:
-    """A list of mappings each with a string `key`; one loop, as the env list of a real pod is long."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        return [Problem(field, "must be a list of mappings")]
-    problems: list[Problem] = []
-    for j, item in enumerate(value):
-        if not isinstance(item, dict):
-            return [Problem(field, "must be a list of mappings")]
-        if not isinstance(item.get(key), str):
-            problems.append(Problem(f"{field}[{j}].{key}", "must be a string"))
-    return problems
-
-
 def shape_problems(pod: PodView) -> list[Problem]:
     """Pod-level fields the injection reads, checked for the types the Kubernetes API guarantees."""
     problems: list[Problem] = []
@@ -121,8 +106,10 @@ def container_shape_problems(pod: PodView, index: int) -> list[Problem]:
     problems: list[Problem] = []
     container = pod.spec["containers"][index]
     where = f"{pod.field_prefix}spec.containers[{index}]"
-    problems.extend(_string_key_problems(container.get("volumeMounts"), f"{where}.volumeMounts", "mountPath"))
-    problems.extend(_string_key_problems(container.get("env"), f"{where}.env", "name"))
+    for name, key in (("volumeMounts", "mountPath"), ("env", "name")):
+        for j, item in enumerate(_list_of_mappings(container.get(name), f"{where}.{name}", problems)):
+            if not isinstance(item.get(key), str):
+                problems.append(Problem(f"{where}.{name}[{j}].{key}", "must be a string"))
     if container.get("lifecycle") is not None and not isinstance(container["lifecycle"], dict):
         problems.append(Problem(f"{where}.lifecycle", "must be a mapping"))
     for name in ("command", "args"):
