@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 from bench.pods import admission_review, realistic_pod
 from tests.serverproc import free_port, serve_argv, wait_until, write_pair
 from webhook.core.plan import plan
@@ -37,7 +39,6 @@ def pinned(core: int, argv: list[str]) -> list[str]:
 
 def start(argv: list[str], port: int, ca: Path, log: Path) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(pinned(0, argv), stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT)
-    import httpx  # only the benchmark's readiness check needs it
 
     def up() -> bool:
         if process.poll() is not None:
@@ -115,8 +116,6 @@ def plan_microseconds(first_of_its_kind: bool, runs: int = 15, number: int = 500
 
 def check_the_full_injection_runs(port: int, ca: Path, body: Path) -> None:
     """The measured request must be patched with every probe, not skipped or denied."""
-    import httpx  # only the benchmark's checks need it
-
     with httpx.Client(verify=str(ca)) as client:
         answer = client.post(f"https://127.0.0.1:{port}/mutate", content=body.read_text().replace("__N__", "0")).json()
     patch = json.loads(base64.b64decode(answer["response"]["patch"]))
