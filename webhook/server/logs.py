@@ -9,13 +9,15 @@ from typing import Any, TextIO
 
 import orjson
 
+# Both JSON outputs stamp lines the same way: UTC to the second here, then ".mmmZ".
+UTC_SECOND = "%Y-%m-%dT%H:%M:%S"
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         body = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "time": time.strftime(UTC_SECOND, time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -94,5 +96,5 @@ class AdmissionLog:
     def _stamp_of(self, second: int) -> str:
         """The UTC time to the second, formatted once a second rather than once a line."""
         if second != self._second:
-            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second, self._stamp = second, time.strftime(UTC_SECOND, time.gmtime(second))
         return self._stamp
