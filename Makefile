@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test bench fuzz soak install clean
+.PHONY: serve test bench bench-isolation fuzz soak install debian-packages clean
+
+# What the tests run for real: shells (dash, busybox), and Chromium with its driver for the page.
+TEST_DEBIAN_PACKAGES := busybox dash chromium chromium-driver
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +22,20 @@ serve: $(STAMP)
 	$(BIN)/workerguard serve --host 127.0.0.1 --port 8443 --tls-cert certs/tls.crt --tls-key certs/tls.key \
 		--generate-dev-certs --log-format human
 
+# Installs what is missing as root; otherwise says in one line what to install.
+debian-packages:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q ' installed$$' || echo $$p; done); \
+	missing=$$(echo $$missing); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages; as root run: apt-get install $$missing" >&2; exit 2; fi; \
+	echo "installing Debian packages: $$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
+
 test: $(STAMP)
+	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(TEST_DEBIAN_PACKAGES)"
 	$(BIN)/ruff check webhook tests bench examples
 	$(BIN)/lint-imports
+	$(BIN)/mypy --strict webhook
 	$(BIN)/python -m pytest
 
 # 10,000 examples per property (make test runs 150): several minutes.
@@ -37,6 +51,10 @@ soak: $(STAMP)
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 2; }
 	$(BIN)/python -m bench.run
+
+# /mutate and /readyz latency alone and while 4 clients post 2 MB previews in a loop (about 40 s).
+bench-isolation: $(STAMP)
+	$(BIN)/python -m bench.isolation
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webhook.documents import DocumentError, load_objects
+from webhook.documents import DocumentError, load_objects, parse_yaml_all
 
 
 def test_unquoted_dates_stay_text_as_kubectl_reads_them() -> None:
@@ -36,8 +36,45 @@ def test_json_and_yaml_and_lists_all_give_objects() -> None:
         ("kind: Pod\nmetadata: {labels: {1: a}}\n", "document 1: metadata.labels: the key 1 is not a string"),
         ("kind: Pod\ndata: !!binary aGVsbG8=\n", "document 1: data: a bytes is not JSON data"),
         ("kind: Pod\nitems: !!set {a, b}\n", "document 1: items: a set is not JSON data"),
+        ("kind: Pod\nspec: {x: [99999999999999999999999]}\n", "document 1: spec.x.0.: 99999999999999999999999 does not fit in 64 bits"),
     ],
 )
 def test_unreadable_input_is_refused_with_a_reason(text: str | bytes, message: str) -> None:
     with pytest.raises(DocumentError, match=message.replace("(", r"\(").replace(")", r"\)").replace("*", r"\*")):
         load_objects(text)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["libyaml", "pure-python"])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: [\n", "not valid YAML: line 2, column 1: "),
+        ("a: b: c\n", "not valid YAML: line 1, column 5: mapping values are not allowed"),
+        ("a: &x {b: 1}\nc: *x\n", "line 2: YAML aliases (*x) are not accepted"),
+        ("a:\n" + "".join(" " * n + "- \n" for n in range(1, 120)), "nested too deeply"),
+        ("[" * 101 + "]" * 101, "nested too deeply"),
+        ("!!python/object/apply:os.system ['id']\n", "not valid YAML: line 1, column 1: could not determine a constructor"),
+    ],
+)
+def test_both_yaml_readers_refuse_alike_and_name_line_and_column(fast: bool, text: str, message: str) -> None:
+    with pytest.raises(DocumentError) as error:
+        parse_yaml_all(text, fast=fast)
+    assert message in str(error.value)
+    assert "<unicode string>" not in str(error.value)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["libyaml", "pure-python"])
+def test_both_yaml_readers_give_the_same_data(fast: bool) -> None:
+    text = "kind: Pod\nmetadata: {annotations: {at: 2026-11-22, n: '7'}}\nspec: {x: [1, 2.5, true, null, ~]}\n---\nkind: Job\n"
+    assert parse_yaml_all(text, fast=fast) == [
+        {"kind": "Pod", "metadata": {"annotations": {"at": "2026-11-22", "n": "7"}}, "spec": {"x": [1, 2.5, True, None, None]}},
+        {"kind": "Job"},
+    ]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["libyaml", "pure-python"])
+def test_100_levels_of_nesting_are_read(fast: bool) -> None:
+    [document] = parse_yaml_all("[" * 100 + "]" * 100, fast=fast)
+    for _ in range(99):
+        document = document[0]
+    assert document == []

@@ -8,19 +8,33 @@ import jsonpointer
 import pytest
 
 from tests.conftest import deep, make_pod, validate
+from webhook.core.annotations import STATUS
 from webhook.core.plan import DECISIONS_MAX, Plan, plan, PlanOptions
 from webhook.core.rules import parse_rules
 from webhook.core.types import WARNING_MAX_CHARS, WARNINGS_MAX
+from webhook.core.workload import locate_pod
+
+
+def without_status(obj: dict[str, Any]) -> dict[str, Any]:
+    """A copy without workerguard.io/status, as tools that tidy exported manifests leave it."""
+    copy = deep(obj)
+    view = locate_pod(copy)
+    assert view is not None
+    del view.metadata["annotations"][STATUS]
+    return copy
 
 
 def injected(obj: dict[str, Any], **kwargs: Any) -> Plan:
-    """Plan obj, and check the result is a valid object that a second plan leaves alone."""
+    """Plan obj, and check the result is a valid object that a second plan leaves alone, with or
+    without its status annotation."""
     result = plan(obj, **kwargs)
     assert result.allowed, result.errors
     assert result.patch, result.skip
     mutated = result.mutated()
     validate(mutated)
-    assert plan(mutated, **kwargs).patch == []
+    for again in (mutated, without_status(mutated)):
+        replanned = plan(again, **kwargs)
+        assert (replanned.allowed, replanned.patch, replanned.errors) == (True, [], [])
     return result
 
 
@@ -283,6 +297,46 @@ def test_real_clashes_are_errors_naming_the_field(container: dict[str, Any], fie
     assert fragment in result.errors[0].message
 
 
+@pytest.mark.parametrize("kind", ["Pod", "Deployment", "CronJob"])
+def test_an_injected_object_without_its_status_is_recognised_by_content(kind: str) -> None:
+    pod = make_pod({"workerguard.io/profile": "sidekiq", "workerguard.io/prestop-sleep": "5s"})
+    obj = pod if kind == "Pod" else _workload(kind, pod)
+    stripped = without_status(plan(obj).mutated())
+    again = plan(stripped)
+    assert (again.allowed, again.patch, again.errors) == (True, [], [])
+    assert again.skip is not None and again.skip.code == "already_injected"
+    assert again.mutated() == stripped
+
+
+@pytest.mark.parametrize(
+    ("volume", "mount_path"),
+    [
+        ({"configMap": {"name": "settings"}}, "/var/run/workerguard"),  # our name, another source
+        ({"emptyDir": {}}, "/data"),  # our name and source, mounted elsewhere
+    ],
+)
+def test_a_users_own_volume_sharing_our_name_is_told_apart_by_shape_and_mount(volume: dict[str, Any], mount_path: str) -> None:
+    pod = make_pod(
+        volumeMounts=[{"name": "workerguard-heartbeat", "mountPath": mount_path}],
+        env=[{"name": "WORKERGUARD_HEARTBEAT_FILE", "value": "/var/run/workerguard/heartbeat"}],
+    )
+    pod["spec"]["volumes"] = [{"name": "workerguard-heartbeat", **volume}]
+    result = plan(pod)
+    if mount_path == "/var/run/workerguard":  # not ours, and in the way: a clash to fix, not a skip
+        assert not result.allowed and "already the mount of volume 'workerguard-heartbeat'" in result.errors[0].message
+        return
+    mutated = injected(pod).mutated()
+    assert mutated["spec"]["volumes"][-1] == {"name": "workerguard-heartbeat-2", "emptyDir": {"sizeLimit": "1Mi"}}
+    assert container_of(injected(pod))["volumeMounts"][-1]["name"] == "workerguard-heartbeat-2"
+
+
+def test_our_volume_and_mount_without_the_heartbeat_env_are_not_taken_for_an_injection() -> None:
+    pod = make_pod(volumeMounts=[{"name": "workerguard-heartbeat", "mountPath": "/var/run/workerguard"}])
+    pod["spec"]["volumes"] = [{"name": "workerguard-heartbeat", "emptyDir": {}}]
+    result = plan(pod)
+    assert not result.allowed and result.skip is not None and result.skip.code == "invalid"
+
+
 def test_the_same_env_value_already_set_is_not_duplicated() -> None:
     pod = make_pod(env=[{"name": "WORKERGUARD_HEARTBEAT_FILE", "value": "/var/run/workerguard/heartbeat"}])
     assert container_of(injected(pod))["env"] == pod["spec"]["containers"][0]["env"]
@@ -436,10 +490,9 @@ WORKLOADS = {
 }
 
 
-@pytest.mark.parametrize("kind", list(WORKLOADS))
-def test_workloads_are_patched_at_their_pod_template(kind: str) -> None:
-    api_version, path = WORKLOADS[kind]
-    pod = make_pod({"workerguard.io/profile": "sidekiq"})
+def _workload(kind: str, pod: dict[str, Any]) -> dict[str, Any]:
+    """A workload of that kind whose pod template is the pod."""
+    pod = deep(pod)
     template = {
         "metadata": {"labels": pod["metadata"]["labels"], "annotations": pod["metadata"]["annotations"]},
         "spec": pod["spec"],
@@ -451,8 +504,13 @@ def test_workloads_are_patched_at_their_pod_template(kind: str) -> None:
         node = {"schedule": "*/5 * * * *", "jobTemplate": {"spec": node}}
     elif kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
         node["selector"] = {"matchLabels": {"workerguard.io/inject": "true"}}
-    workload = {"apiVersion": api_version, "kind": kind, "metadata": {"name": "w", "namespace": "jobs"}, "spec": node}
-    result = injected(workload)
+    return {"apiVersion": WORKLOADS[kind][0], "kind": kind, "metadata": {"name": "w", "namespace": "jobs"}, "spec": node}
+
+
+@pytest.mark.parametrize("kind", list(WORKLOADS))
+def test_workloads_are_patched_at_their_pod_template(kind: str) -> None:
+    path = WORKLOADS[kind][1]
+    result = injected(_workload(kind, make_pod({"workerguard.io/profile": "sidekiq"})))
     prefix = "".join(f"/{key}" for key in path)
     assert all(op["path"].startswith(prefix + "/") for op in result.patch)
     assert result.profile == "sidekiq"

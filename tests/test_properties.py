@@ -9,7 +9,7 @@ from hypothesis import given, note
 
 from tests.conftest import validate
 from tests.strategies import BAD, objects, pods
-from webhook.core.annotations import PREFIX
+from webhook.core.annotations import PREFIX, STATUS
 from webhook.core.plan import plan, PlanOptions
 from webhook.core.rules import BUILTIN_RULES, RuleSet
 from webhook.core.workload import locate_pod
@@ -26,6 +26,21 @@ def test_plan_never_raises_and_an_allowed_patch_is_valid_applied_and_final(obj: 
     assert mutated == result.mutated()
     validate(mutated)
     assert plan(mutated).patch == []
+
+
+@given(objects())
+def test_an_injected_object_stripped_of_its_status_plans_to_itself(obj: dict[str, Any]) -> None:
+    result = plan(obj)
+    if not result.patch:
+        return
+    stripped = result.mutated()
+    view = locate_pod(stripped)
+    assert view is not None
+    del view.metadata["annotations"][STATUS]
+    again = plan(stripped)
+    note(repr((again.skip, again.errors)))
+    assert (again.allowed, again.patch, again.errors) == (True, [], [])
+    assert again.mutated() == stripped
 
 
 @given(objects())

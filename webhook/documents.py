@@ -16,22 +16,65 @@ class DocumentError(ValueError):
     """The text is not a readable object; the message says what and where."""
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """SafeLoader that refuses anchors and aliases: they let a few bytes expand into gigabytes of output."""
+# Deeper than any Kubernetes object; also what keeps libyaml's recursive composer off the C stack's end.
+MAX_YAML_DEPTH = 100
 
-    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise DocumentError(f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not accepted")
-        return super().compose_node(parent, index)
+_FAST = getattr(yaml, "CSafeLoader", None)
 
 
-# Unquoted dates stay text, as kubectl reads them: a pod holds strings, never timestamps.
-_NoAliasLoader.yaml_implicit_resolvers = {
-    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+def _text_dates(loader: type[Any]) -> None:
+    """Unquoted dates stay text, as kubectl reads them: a pod holds strings, never timestamps."""
+    loader.yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+class _SlowLoader(yaml.SafeLoader):
+    """PyYAML's own parser with the safe constructor; only run on text _check_events has passed."""
+
+
+_text_dates(_SlowLoader)
+if _FAST is not None:
+
+    class _FastLoader(_FAST):  # type: ignore[misc, valid-type]
+        """libyaml's parser with the safe constructor; only run on text _check_events has passed."""
+
+    _text_dates(_FastLoader)
+
+_OPENINGS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSINGS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
+def _check_events(text: str, loader: type[Any]) -> None:
+    """Refuse aliases (a few bytes can expand into gigabytes) and deep nesting, from the event stream,
+    which both parsers produce without recursion."""
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, _OPENINGS):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise DocumentError("the document is nested too deeply")
+        elif isinstance(event, _CLOSINGS):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            line = event.start_mark.line + 1 if event.start_mark is not None else "?"
+            raise DocumentError(f"line {line}: YAML aliases (*{event.anchor}) are not accepted")
+
+
+def _yaml_error(error: yaml.YAMLError) -> DocumentError:
+    """PyYAML's message without its '<unicode string>' lines: line, column and what is wrong."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}"
+        context = f" ({error.context})" if error.context else ""
+        return DocumentError(f"not valid YAML: {where}: {error.problem}{context}")
+    return DocumentError(f"not valid YAML: {error}".replace("\n", " "))
+
+
 _JSON_SCALARS = (str, int, float, bool, type(None))
+# What JSON encoders (and Kubernetes' int64 fields) can carry; YAML integers have no bound.
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 
 
 def _require_json_data(document: Any, number: int) -> None:
@@ -46,15 +89,20 @@ def _require_json_data(document: Any, number: int) -> None:
                 pending.append((value, f"{path}.{key}" if path else key))
         elif isinstance(node, list):
             pending.extend((item, f"{path}[{i}]") for i, item in enumerate(node))
+        elif isinstance(node, int) and not _INT_MIN <= node <= _INT_MAX:
+            raise DocumentError(f"document {number}: {path or '(top)'}: {node} does not fit in 64 bits")
         elif not isinstance(node, _JSON_SCALARS):
             raise DocumentError(f"document {number}: {path or '(top)'}: a {type(node).__name__} is not JSON data")
 
 
-def parse_yaml_all(text: str) -> list[Any]:
+def parse_yaml_all(text: str, fast: bool = _FAST is not None) -> list[Any]:
+    """Every document in the text; `fast` (libyaml, when PyYAML has it) reads big input several times quicker."""
     try:
-        documents = [doc for doc in yaml.load_all(text, Loader=_NoAliasLoader) if doc is not None]
+        loader = _FastLoader if fast else _SlowLoader
+        _check_events(text, loader)
+        documents = [doc for doc in yaml.load_all(text, Loader=loader) if doc is not None]
     except yaml.YAMLError as error:
-        raise DocumentError(f"not valid YAML: {error}".replace("\n", " ")) from None
+        raise _yaml_error(error) from None
     except RecursionError:
         raise DocumentError("the document is nested too deeply") from None
     for number, document in enumerate(documents, start=1):

@@ -1,15 +1,24 @@
-"""Turning plans into what a person reads: the preview JSON, YAML, the bare patch, or a unified diff."""
+"""Turning plans into what a person reads: the preview JSON, YAML, the bare patch, or a unified diff;
+and the whole answer to a POST /preview, which the server runs in a worker process of its own."""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import yaml
 
-from webhook.core.plan import Plan
+from webhook.core.plan import Plan, plan, PlanOptions
+from webhook.core.rules import RulesError, RuleSet
+from webhook.documents import DocumentError, load_objects, parse_json
+from webhook.rulesfile import parse_rules_text
+
+PAGE_PREVIEW_TYPE = "application/vnd.workerguard.preview+json"
 
 # These skips already speak through errors or warnings; the others are said as a warning in previews only.
 _SILENT_SKIPS = frozenset({"invalid", "invalid_allowed", "windows_pod"})
@@ -79,3 +88,50 @@ def _summary(plan: Plan) -> str:
     lines += [f"# warning ({warning.code}): {warning.message}" for warning in plan.warnings]
     lines += [f"# {item.setting} = {item.value}  <- {item.source}" for item in plan.explanations]
     return "".join(f"{line}\n" for line in lines)
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewRequest:
+    """A POST /preview: its body, whether it is the page's envelope, and the server's rules and options."""
+
+    body: bytes
+    page: bool
+    namespace: str | None
+    rules: RuleSet
+    options: PlanOptions
+
+
+def answer_preview(request: PreviewRequest) -> tuple[int, bytes]:
+    """HTTP status and JSON body. Pure but for CPU: big YAML takes seconds, so the server never runs it
+    on the loop that answers admissions."""
+    try:
+        if request.page:
+            return _page_answer(request)
+        objects = load_objects(request.body)
+    except DocumentError as error:
+        return 400, orjson.dumps({"error": str(error)})
+    options = _in_namespace(request.options, request.namespace)
+    results = [preview_result(plan(obj, request.rules, options)) for obj in objects]
+    return 200, orjson.dumps(results[0] if len(results) == 1 else results)
+
+
+def _page_answer(request: PreviewRequest) -> tuple[int, bytes]:
+    """The page's envelope: {"documents": YAML text, "rules": optional YAML text, "namespace": optional}."""
+    envelope = parse_json(request.body)
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("documents"), str):
+        return 400, orjson.dumps({"error": 'expected {"documents": text, "rules": text, "namespace": text}'})
+    rules_text, namespace = envelope.get("rules"), envelope.get("namespace")
+    try:
+        rules = parse_rules_text(rules_text) if isinstance(rules_text, str) and rules_text.strip() else request.rules
+    except RulesError as error:
+        problems = [problem.as_dict() for problem in error.problems]
+        return 400, orjson.dumps({"error": "the rules file is invalid", "problems": problems})
+    objects = load_objects(envelope["documents"])
+    options = _in_namespace(request.options, namespace if isinstance(namespace, str) else None)
+    results = [page_result(plan(obj, rules, options), n) for n, obj in enumerate(objects, start=1)]
+    return 200, orjson.dumps({"results": results})
+
+
+def _in_namespace(options: PlanOptions, namespace: str | None) -> PlanOptions:
+    """A preview's namespace stands for the request's: the one a pod would be created in."""
+    return dataclasses.replace(options, namespace=namespace) if namespace else options

@@ -31,6 +31,7 @@ _PROBES = (
     ("livenessProbe", "liveness-max-age", probes.liveness_probe),
 )
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
+_OUR_VOLUME = re.compile(rf"{VOLUME_NAME}(-[0-9]+)?")
 _EXEC_AT_COMMAND_START = re.compile(r"(^|[;&|(]\s*)exec\s")
 
 
@@ -72,6 +73,26 @@ def inject(pod: PodView, index: int, settings: Resolved, extra_annotations: Mapp
     _set_annotations(pod, settings, volume, extra_annotations, step)
     _warn_shell_wrapped(container, step)
     return step
+
+
+def carries_injection(pod: PodView, index: int, heartbeat_path: str) -> bool:
+    """Whether the container already has what inject() adds, told by its shape rather than by the status
+    annotation (which tools that tidy exported manifests strip): an emptyDir of ours mounted at the
+    heartbeat's directory, and the env naming the heartbeat file. A volume that merely shares our
+    name, with another source or mount, is the user's own."""
+    ours = {
+        volume["name"]
+        for volume in pod.spec.get("volumes") or []
+        if isinstance(volume, dict)
+        and isinstance(volume.get("name"), str)
+        and _OUR_VOLUME.fullmatch(volume["name"])
+        and isinstance(volume.get("emptyDir"), dict)
+    }
+    container = pod.spec["containers"][index]
+    directory = posixpath.dirname(heartbeat_path)
+    mounted = any(mount.get("name") in ours and mount.get("mountPath") == directory for mount in container.get("volumeMounts") or [])
+    named = any(env.get("name") == HEARTBEAT_ENV and env.get("value") == heartbeat_path for env in container.get("env") or [])
+    return mounted and named
 
 
 def _free_volume_name(spec: JSONObject) -> str:

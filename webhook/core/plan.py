@@ -19,7 +19,7 @@ from webhook.core.annotations import (
     read_pod_annotations,
     STATUS,
 )
-from webhook.core.inject import inject, paths_by_setting
+from webhook.core.inject import carries_injection, inject, paths_by_setting
 from webhook.core.profiles import DEFAULT_PROFILE
 from webhook.core.rules import BUILTIN_RULES, Rule, RuleSet, Target
 from webhook.core.settings import check_relations, resolve, Resolved, SPECS
@@ -85,7 +85,8 @@ class Plan:
             return copy.deepcopy(self.source)
         # The patch's values are shared with other plans (see probes.py); older jsonpatch releases insert
         # them as they are, so the result gets copies of its own.
-        return jsonpatch.apply_patch(self.source, copy.deepcopy(self.patch), in_place=False)
+        mutated: JSONObject = jsonpatch.apply_patch(self.source, copy.deepcopy(self.patch), in_place=False)
+        return mutated
 
 
 def plan(obj: JSONObject, rules: RuleSet = BUILTIN_RULES, options: PlanOptions = PlanOptions()) -> Plan:
@@ -126,6 +127,8 @@ def _plan_injection(obj: JSONObject, pod: PodView, namespace: str, rules: RuleSe
     shape = container_shape_problems(pod, index)
     if shape:
         return _deny_or_allow(obj, shape, list(decision.warnings), options)
+    if carries_injection(pod, index, settings["heartbeat-path"]):
+        return _skipped(obj, Skip("already_injected", "it already carries workerguard's heartbeat volume, mount and env"))
     step = inject(pod, index, settings, {STATUS: decision.status})
     if step.problems:
         return _deny_or_allow(obj, step.problems, list(decision.warnings), options)

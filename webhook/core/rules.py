@@ -75,6 +75,10 @@ class RuleSet:
     # change once made (a reload makes a new RuleSet), so nothing here can go stale.
     decisions: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
+    def __reduce__(self) -> tuple[type[RuleSet], tuple[Mapping[str, Profile], tuple[Rule, ...]]]:
+        """Pickled for the preview workers without what it remembers: only the rules need to travel."""
+        return RuleSet, (self.profiles, self.rules)
+
     def matching(self, target: Target) -> list[Rule]:
         return [rule for rule in self.rules if rule.matches(target)]
 

@@ -45,12 +45,32 @@ class PlanWarning:
         return text
 
 
+# Every reason an object is left untouched: a fixed set, so metrics labelled by it stay bounded.
+SKIP_CODES = frozenset(
+    {
+        "operation_ignored",
+        "not_a_pod",
+        "unsupported_kind",
+        "excluded_namespace",
+        "not_opted_in",
+        "windows_pod",
+        "already_injected",
+        "invalid_allowed",
+        "invalid",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Skip:
-    """Why an object was left untouched, as a stable reason code and one sentence."""
+    """Why an object was left untouched, as a stable reason code (one of SKIP_CODES) and one sentence."""
 
     code: str
     message: str
+
+    def __post_init__(self) -> None:
+        if self.code not in SKIP_CODES:
+            raise ValueError(f"unknown skip code {self.code!r}: add it to SKIP_CODES and the docs")
 
     def as_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}

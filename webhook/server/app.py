@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -12,21 +11,20 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from webhook.core.plan import plan
 from webhook.core.review import answer, BadRequest, Review
-from webhook.core.rules import RulesError, RuleSet
-from webhook.documents import DocumentError, load_objects, parse_json
-from webhook.preview import page_result, preview_result
-from webhook.rulesfile import parse_rules_text
+from webhook.core.types import SKIP_CODES
+from webhook.documents import DocumentError, parse_json
+from webhook.preview import PAGE_PREVIEW_TYPE, PreviewRequest
 from webhook.server.limits import read_body, RequestRefused
+from webhook.server.metrics import one_of, OPERATIONS
 from webhook.server.runtime import Runtime
 
 STATIC = Path(__file__).parent.parent / "static"
-PAGE_PREVIEW_TYPE = "application/vnd.workerguard.preview+json"
 # The page loads nothing from elsewhere (a cluster may have no internet) and runs no inline script.
 PAGE_HEADERS = {"content-security-policy": "default-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'"}
 
@@ -34,6 +32,19 @@ PAGE_HEADERS = {"content-security-policy": "default-src 'self'; style-src 'self'
 def _json(body: Any, status: int = 200, close: bool = False) -> Response:
     headers = {"connection": "close"} if close else None
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+# A preview's answer can be megabytes; encrypted in one write it would hold the loop for milliseconds.
+ANSWER_SLICE_BYTES = 64 * 1024
+
+
+def _in_slices(body: bytes, status: int) -> Response:
+    async def slices() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), ANSWER_SLICE_BYTES):
+            yield body[start : start + ANSWER_SLICE_BYTES]
+
+    headers = {"content-length": str(len(body))}
+    return StreamingResponse(slices(), status, headers, media_type="application/json")
 
 
 async def send_json(send: Send, status: int, body: bytes, close: bool) -> None:
@@ -111,6 +122,7 @@ def create_app(runtime: Runtime) -> ASGIApp:
             for task in background:
                 task.cancel()
             runtime.admission_log.flush()
+            runtime.previews.close()
 
     app = FastAPI(title="workerguard", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.add_middleware(DrainMiddleware, runtime=runtime)
@@ -132,20 +144,17 @@ def create_app(runtime: Runtime) -> ASGIApp:
         return run
 
     async def preview(request: Request) -> Response:
-        body = await read_body(request.scope, request.receive, config.max_body_bytes, runtime.body_deadlines, runtime.body_budget)
-        rules = runtime.rules.rules
-        if rules is None:
-            raise RequestRefused(503, "no valid rules loaded")
-        if request.headers.get("content-type", "").startswith(PAGE_PREVIEW_TYPE):
-            return _page_preview(body, rules, runtime)
-        try:
-            objects = load_objects(body)
-        except DocumentError as error:
-            raise RequestRefused(400, str(error)) from None
-        namespace = request.query_params.get("namespace")
-        options = runtime.options if namespace is None else dataclasses.replace(runtime.options, namespace=namespace)
-        results = [preview_result(plan(obj, rules, options)) for obj in objects]
-        return _json(results[0] if len(results) == 1 else results)
+        async with runtime.previews.place():
+            body = await read_body(
+                request.scope, request.receive, config.max_body_bytes, runtime.body_deadlines, runtime.preview_budget
+            )
+            rules = runtime.rules.rules
+            if rules is None:
+                raise RequestRefused(503, "no valid rules loaded")
+            page = request.headers.get("content-type", "").startswith(PAGE_PREVIEW_TYPE)
+            job = PreviewRequest(body, page, request.query_params.get("namespace"), rules, runtime.options)
+            status, answer_body = await runtime.previews.answer(job)
+        return _in_slices(answer_body, status)
 
     async def page(request: Request) -> Response:
         return Response((STATIC / "index.html").read_bytes(), media_type="text/html", headers=PAGE_HEADERS)
@@ -160,36 +169,14 @@ def create_app(runtime: Runtime) -> ASGIApp:
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_route("/", page, methods=["GET"])
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_route("/preview", timed("preview", preview), methods=["POST"])
+    if config.preview == "on":
+        app.add_route("/", page, methods=["GET"])
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+        app.add_route("/preview", timed("preview", preview), methods=["POST"])
     app.add_route("/healthz", healthz, methods=["GET"])
     app.add_route("/readyz", readyz, methods=["GET"])
     app.add_route("/metrics", metrics_endpoint, methods=["GET"])
     return Webhook(runtime, app)
-
-
-def _page_preview(body: bytes, server_rules: RuleSet, runtime: Runtime) -> Response:
-    """The page's envelope: {"documents": YAML text, "rules": optional YAML text, "namespace": optional}."""
-    try:
-        envelope = parse_json(body)
-    except DocumentError as error:
-        raise RequestRefused(400, str(error)) from None
-    if not isinstance(envelope, dict) or not isinstance(envelope.get("documents"), str):
-        raise RequestRefused(400, 'expected {"documents": text, "rules": text, "namespace": text}')
-    rules, namespace = envelope.get("rules"), envelope.get("namespace")
-    try:
-        chosen = parse_rules_text(rules) if isinstance(rules, str) and rules.strip() else server_rules
-    except RulesError as error:
-        return _json({"error": "the rules file is invalid", "problems": [p.as_dict() for p in error.problems]}, 400)
-    try:
-        objects = load_objects(envelope["documents"])
-    except DocumentError as error:
-        raise RequestRefused(400, str(error)) from None
-    options = runtime.options
-    if isinstance(namespace, str) and namespace:
-        options = dataclasses.replace(options, namespace=namespace)
-    return _json({"results": [page_result(plan(obj, chosen, options), n) for n, obj in enumerate(objects, start=1)]})
 
 
 def _readiness(runtime: Runtime) -> dict[str, Any]:
@@ -211,13 +198,13 @@ def _readiness(runtime: Runtime) -> dict[str, Any]:
 
 def _account(runtime: Runtime, review: Review, seconds: float) -> None:
     metrics, verdict = runtime.metrics, review.verdict
-    metrics.admission(review.operation, verdict.decision).inc()
+    metrics.admission(one_of(review.operation, OPERATIONS), verdict.decision).inc()
     if verdict.decision == "patched":
         metrics.injection(verdict.profile or "").inc()
         for rule in verdict.rules:
             metrics.rule_match(rule).inc()
     elif verdict.reasons and verdict.decision == "allowed":
-        metrics.skip(verdict.reasons[0]).inc()
+        metrics.skip(one_of(verdict.reasons[0], SKIP_CODES)).inc()
     if verdict.invalid:
         metrics.invalid_setting("denied" if verdict.decision == "denied" else "allowed").inc()
     runtime.admission_log.write(

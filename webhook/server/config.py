@@ -30,6 +30,9 @@ class ServeConfig:
     keepalive_timeout: float = 30.0
     log_format: str = "json"
     log_level: str = "info"
+    preview: str = "on"
+    preview_workers: int = 1
+    preview_timeout: float = 30.0
 
 
 _DEFAULTS = ServeConfig()
@@ -52,6 +55,9 @@ _FLAGS: list[tuple[str, Any, str]] = [
     ("keepalive-timeout", float, "seconds an idle keep-alive connection stays open"),
     ("log-format", ["json", "human"], "one JSON object per line, or text for people"),
     ("log-level", ["debug", "info", "warning", "error"], "least severe level logged"),
+    ("preview", ["on", "off"], "serve POST /preview and the preview page (off: 404, nothing parsed)"),
+    ("preview-workers", int, "processes that answer previews, apart from admission"),
+    ("preview-timeout", float, "seconds a preview may compute before its worker is replaced"),
 ]
 
 

@@ -9,14 +9,16 @@ from starlette.types import Receive, Scope
 
 
 class RequestRefused(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, body_unread: bool = False) -> None:
         super().__init__(message)
         self.status, self.message = status, message
+        self.body_unread = body_unread
 
     @property
     def closes_connection(self) -> bool:
-        """A body refused for its size or slowness was not read to its end: the connection is not reusable."""
-        return self.status in (408, 413)
+        """A body refused unread, or for its size or slowness, was not read to its end: the connection is
+        not reusable."""
+        return self.body_unread or self.status in (408, 413)
 
 
 class BodyBudget:

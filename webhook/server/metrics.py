@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, Histogram
 from prometheus_client.metrics import MetricWrapperBase
+
+# Label values that come from a request are kept to these sets; anything else is counted as OTHER, so
+# crafted requests cannot grow the number of series.
+OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
+OTHER = "other"
 
 # The apiserver's own admission latency buckets include 5ms, 25ms and 100ms.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -51,5 +56,10 @@ class Metrics:
 
 
 def bound(metric: MetricWrapperBase) -> Callable[..., Any]:
-    """metric.labels, remembering each child (label values here are few: operations, profiles, rules)."""
+    """metric.labels, remembering each child: label values are few (one_of keeps the request's to a fixed set;
+    profiles and rule names come from the rules file)."""
     return functools.lru_cache(maxsize=None)(metric.labels)
+
+
+def one_of(value: str, known: Container[str]) -> str:
+    return value if value in known else OTHER

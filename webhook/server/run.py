@@ -62,7 +62,7 @@ class DrainingServer(uvicorn.Server):
         connections = self.server_state.connections
         for connection in list(connections):
             connection.shutdown()
-        deadline = time.monotonic() + self.config.timeout_graceful_shutdown
+        deadline = time.monotonic() + (self.config.timeout_graceful_shutdown or 0)
         while (self.server_state.tasks or _unflushed(connections)) and time.monotonic() < deadline and not self.force_exit:
             await asyncio.sleep(0.02)
         for connection in list(connections):

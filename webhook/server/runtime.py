@@ -16,6 +16,7 @@ from webhook.server.config import ServeConfig
 from webhook.server.limits import BodyBudget, BodyDeadlines
 from webhook.server.logs import AdmissionLog
 from webhook.server.metrics import Metrics
+from webhook.server.previews import PreviewWorkers
 from webhook.server.tls import CertStore
 
 log = logging.getLogger("workerguard.rules")
@@ -70,7 +71,10 @@ class Runtime:
         self.memo = VerdictMemo()
         self.admission_log = AdmissionLog(config.log_format)
         # One full-size body at a time, plus room for the many small ones the apiserver really sends.
+        # Previews have places of their own (PreviewWorkers), so they never spend admission's budget.
         self.body_budget = BodyBudget(config.max_body_bytes + 1024 * 1024)
+        self.previews = PreviewWorkers(config.preview_workers, config.preview_timeout)
+        self.preview_budget = BodyBudget(self.previews.places * config.max_body_bytes)
         self.body_deadlines = BodyDeadlines(config.body_timeout, TICK_SECONDS)
         self.draining_since: float | None = None
         self.reload()
