@@ -104,7 +104,11 @@ def test_a_bare_pod_gets_volume_mount_env_probes_grace_and_status() -> None:
     container = mutated["spec"]["containers"][0]
     assert mutated["spec"]["volumes"] == [{"name": "workerguard-heartbeat", "emptyDir": {"sizeLimit": "1Mi"}}]
     assert container["volumeMounts"] == [{"name": "workerguard-heartbeat", "mountPath": "/var/run/workerguard"}]
-    assert container["env"] == [{"name": "WORKERGUARD_HEARTBEAT_FILE", "value": "/var/run/workerguard/heartbeat"}]
+    assert container["env"] == [
+        {"name": "WORKERGUARD_HEARTBEAT_FILE", "value": "/var/run/workerguard/heartbeat"},
+        {"name": "WORKERGUARD_STUCK_AFTER", "value": "1800"},
+        {"name": "WORKERGUARD_BEAT_INTERVAL", "value": "10"},
+    ]
     assert {k: container["readinessProbe"][k] for k in ("periodSeconds", "timeoutSeconds", "failureThreshold")} == {
         "periodSeconds": 10,
         "timeoutSeconds": 5,
@@ -177,8 +181,8 @@ def test_probes_honour_the_settings() -> None:
         )
     )
     container = container_of(result)
-    assert container["readinessProbe"]["exec"]["command"][2].endswith('test "$a" -le 90')
-    assert container["livenessProbe"]["exec"]["command"][2].endswith('test "$a" -le 600')
+    assert container["readinessProbe"]["exec"]["command"][2].endswith('test "$a" -le 90 || exit 1')
+    assert container["livenessProbe"]["exec"]["command"][2].endswith('test "$a" -le 600 || exit 1')
     assert container["startupProbe"]["failureThreshold"] == 4  # ceil(60 / 15)
     assert {container[p]["periodSeconds"] for p in ("readinessProbe", "livenessProbe", "startupProbe")} == {15}
 
@@ -338,8 +342,39 @@ def test_our_volume_and_mount_without_the_heartbeat_env_are_not_taken_for_an_inj
 
 
 def test_the_same_env_value_already_set_is_not_duplicated() -> None:
-    pod = make_pod(env=[{"name": "WORKERGUARD_HEARTBEAT_FILE", "value": "/var/run/workerguard/heartbeat"}])
-    assert container_of(injected(pod))["env"] == pod["spec"]["containers"][0]["env"]
+    own = [{"name": "WORKERGUARD_HEARTBEAT_FILE", "value": "/var/run/workerguard/heartbeat"}, {"name": "APP", "value": "1"}]
+    assert container_of(injected(make_pod(env=own)))["env"] == [
+        *own,
+        {"name": "WORKERGUARD_STUCK_AFTER", "value": "1800"},
+        {"name": "WORKERGUARD_BEAT_INTERVAL", "value": "10"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("annotations", "stuck", "interval"),
+    [
+        ({}, "1800", "10"),
+        ({"workerguard.io/stuck-after": "off"}, "off", "10"),
+        ({"workerguard.io/stuck-after": "90s", "workerguard.io/readiness-max-age": "6s", "workerguard.io/probe-period": "2s"}, "90", "2"),
+        ({"workerguard.io/readiness-max-age": "2s", "workerguard.io/probe-period": "1s"}, "1800", "1"),
+        ({"workerguard.io/profile": "celery"}, "600", "10"),
+    ],
+)
+def test_what_a_writer_needs_reaches_it_as_env(annotations: dict[str, str], stuck: str, interval: str) -> None:
+    result = injected(make_pod(annotations))
+    env = {item["name"]: item["value"] for item in container_of(result)["env"]}
+    assert (env["WORKERGUARD_STUCK_AFTER"], env["WORKERGUARD_BEAT_INTERVAL"]) == (stuck, interval)
+    explained = {item.setting: item.paths for item in result.explanations}
+    assert "/spec/containers/0/env/1" in explained["stuck-after"]
+    assert "/spec/containers/0/env/2" in explained["readiness-max-age"]
+
+
+def test_a_writer_env_the_user_set_to_another_value_is_a_clash() -> None:
+    result = plan(make_pod(env=[{"name": "WORKERGUARD_STUCK_AFTER", "value": "60"}]))
+    assert not result.allowed
+    assert [(e.field, e.message) for e in result.errors] == [
+        ("spec.containers[0].env[0]", "WORKERGUARD_STUCK_AFTER is already set to something other than 1800; workerguard sets it")
+    ]
 
 
 # --- warnings ------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_pod
+from tests.serverproc import wait_until
 from webhook.core.plan import plan
 
 READINESS, LIVENESS = 60, 300
@@ -165,3 +166,79 @@ def test_prestop_sleeps_for_the_configured_time(workdir: Path, busybox_path: str
     started = time.monotonic()
     assert run("dash", commands["preStop"], busybox_path) == 0
     assert time.monotonic() - started >= 1.0
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_the_writers_not_ready_marker_fails_readiness_only(shell: str, workdir: Path, busybox_path: str) -> None:
+    commands = probe_commands(workdir, "unix")
+    write_unix(workdir / "heartbeat", str(now()))
+    (workdir / "not-ready").write_text("redis unreachable")
+    assert [run(shell, commands[name], busybox_path) for name in ("startup", "readiness", "liveness")] == [0, 1, 0]
+    (workdir / "not-ready").unlink()
+    assert run(shell, commands["readiness"], busybox_path) == 0
+
+
+class Container:
+    """A process as PID 1 of a PID namespace of its own, as a container's first process is; probes enter
+    its namespaces the way kubelet's exec does."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", "sleep", "60"])
+        self.started = time.time()
+
+    def pid(self) -> int:
+        def child() -> int:
+            found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout.split()
+            return int(found[0]) if found else 0
+
+        return wait_until(child, timeout=5)
+
+    def run(self, shell: str, argv: list[str], busybox_path: str) -> int:
+        entered = ["nsenter", "--target", str(self.pid()), "--pid", "--mount"]
+        if shell == "busybox":
+            command = [*entered, shutil.which("busybox") or "busybox", "sh", "-c", argv[2]]
+            env = {"PATH": busybox_path}
+        else:
+            command, env = [*entered, shell, "-c", argv[2]], {"PATH": os.environ["PATH"]}
+        return subprocess.run(command, env=env, capture_output=True, timeout=10).returncode
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("heartbeat_format", ["unix", "mtime"])
+def test_only_a_beat_from_the_current_container_passes_startup(
+    shell: str, heartbeat_format: str, workdir: Path, busybox_path: str
+) -> None:
+    """The emptyDir keeps the previous container's last beat: fresh by age, but older than this container."""
+    commands = probe_commands(workdir, heartbeat_format)
+    heartbeat = workdir / "heartbeat"
+
+    def beat(at: int) -> None:
+        heartbeat.write_text(str(at))
+        os.utime(heartbeat, (at, at))
+
+    beat(now() - 2)  # the previous container's last beat, two seconds before this one starts
+    container = Container()
+    try:
+        container.pid()
+        assert container.run(shell, commands["startup"], busybox_path) == 1
+        assert container.run(shell, commands["liveness"], busybox_path) == 0  # liveness judges age alone
+        assert run(shell, commands["startup"], busybox_path) == 0  # the host's PID 1 started long before
+        wait_until(lambda: now() >= int(container.started) + 1)
+        beat(now())  # the new process beats
+        assert container.run(shell, commands["startup"], busybox_path) == 0
+    finally:
+        container.stop()
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_startup_falls_back_to_freshness_where_proc_cannot_tell(shell: str, workdir: Path, busybox_path: str) -> None:
+    commands = probe_commands(workdir, "unix")
+    write_unix(workdir / "heartbeat", str(now()))
+    script = commands["startup"][2].replace("/proc/1/stat", f"{workdir}/no-such-proc")
+    assert run(shell, ["sh", "-c", script], busybox_path) == 0
+    write_unix(workdir / "heartbeat", str(now() - READINESS - 5))
+    assert run(shell, ["sh", "-c", script], busybox_path) == 1

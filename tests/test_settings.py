@@ -90,7 +90,8 @@ def test_safe_absolute_paths_are_accepted(path: str) -> None:
         ("/tmp/hb/", "not a normalized path"),
         ("/tmp/hb\n", "may only contain"),
         ("/hb", "must be inside a directory"),
-        ("/var/run/draining", "clashes with the draining marker"),
+        ("/var/run/draining", "clashes with the marker named 'draining'"),
+        ("/var/run/not-ready", "clashes with the marker named 'not-ready'"),
     ],
 )
 def test_unsafe_or_unusable_paths_are_refused(path: str, fragment: str) -> None:

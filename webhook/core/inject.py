@@ -21,6 +21,9 @@ from webhook.core.types import JSONObject, PlanWarning, Problem
 from webhook.core.workload import PodView
 
 HEARTBEAT_ENV = "WORKERGUARD_HEARTBEAT_FILE"
+# What a writer needs to know, handed to it by the pod rather than copied into its code.
+STUCK_AFTER_ENV = "WORKERGUARD_STUCK_AFTER"
+BEAT_INTERVAL_ENV = "WORKERGUARD_BEAT_INTERVAL"
 VOLUME_NAME = "workerguard-heartbeat"
 VOLUME_SIZE_LIMIT = "1Mi"
 GRACE_MARGIN_SECONDS = 5
@@ -61,12 +64,12 @@ def inject(pod: PodView, index: int, settings: Resolved, extra_annotations: Mapp
     where = f"{pod.field_prefix}spec.containers[{index}]"
     step = Injection()
     volume = _free_volume_name(pod.spec)
-    heartbeat_env = [(j, item) for j, item in enumerate(container.get("env") or []) if item.get("name") == HEARTBEAT_ENV]
-    _check_clashes(container, heartbeat_env, where, settings["heartbeat-path"], step)
+    env = writer_env(settings)
+    _check_clashes(container, env, where, settings["heartbeat-path"], step)
     if step.problems:
         return step
     _add_volume(pod, volume, step)
-    _add_mount_and_env(container, bool(heartbeat_env), base, settings["heartbeat-path"], volume, step)
+    _add_mount_and_env(container, env, base, settings["heartbeat-path"], volume, step)
     _add_probes(container, base, settings, step)
     _add_prestop(container, base, settings, step)
     _set_grace_period(pod, settings, step)
@@ -104,8 +107,18 @@ def _free_volume_name(spec: JSONObject) -> str:
     return name
 
 
+def writer_env(settings: Resolved) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """name -> (value, the settings behind it) of every env var a heartbeat writer reads."""
+    stuck = settings["stuck-after"]
+    return {
+        HEARTBEAT_ENV: (settings["heartbeat-path"], ("heartbeat-path",)),
+        STUCK_AFTER_ENV: ("off" if stuck is None else str(stuck), ("stuck-after",)),
+        BEAT_INTERVAL_ENV: (str(probes.beat_interval(settings["readiness-max-age"])), ("readiness-max-age",)),
+    }
+
+
 def _check_clashes(
-    container: JSONObject, heartbeat_env: list[tuple[int, JSONObject]], where: str, heartbeat_path: str, step: Injection
+    container: JSONObject, env: dict[str, tuple[str, tuple[str, ...]]], where: str, heartbeat_path: str, step: Injection
 ) -> None:
     directory = posixpath.dirname(heartbeat_path)
     for j, mount in enumerate(container.get("volumeMounts") or []):
@@ -118,10 +131,11 @@ def _check_clashes(
                     "set workerguard.io/heartbeat-path to a free directory",
                 )
             )
-    for j, env in heartbeat_env:
-        if env.get("value") != heartbeat_path:
+    for j, item in enumerate(container.get("env") or []):
+        name = item.get("name")
+        if name in env and item.get("value") != env[name][0]:
             step.problems.append(
-                Problem(f"{where}.env[{j}]", f"{HEARTBEAT_ENV} is already set to something other than {heartbeat_path}")
+                Problem(f"{where}.env[{j}]", f"{name} is already set to something other than {env[name][0]}; workerguard sets it")
             )
 
 
@@ -131,13 +145,15 @@ def _add_volume(pod: PodView, volume: str, step: Injection) -> None:
 
 
 def _add_mount_and_env(
-    container: JSONObject, env_already_set: bool, base: str, heartbeat_path: str, volume: str, step: Injection
+    container: JSONObject, env: dict[str, tuple[str, tuple[str, ...]]], base: str, heartbeat_path: str, volume: str, step: Injection
 ) -> None:
     mount = {"name": volume, "mountPath": posixpath.dirname(heartbeat_path)}
     step.record(step.builder.append(f"{base}/volumeMounts", container.get("volumeMounts"), mount), "heartbeat-path")
-    if not env_already_set:  # the same value: _check_clashes refused any other
-        path = step.builder.append(f"{base}/env", container.get("env"), {"name": HEARTBEAT_ENV, "value": heartbeat_path})
-        step.record(path, "heartbeat-path")
+    present = {item.get("name") for item in container.get("env") or []}  # with our value: _check_clashes refused any other
+    missing = [(name, value, settings) for name, (value, settings) in env.items() if name not in present]
+    values = [{"name": name, "value": value} for name, value, _ in missing]
+    for path, (_, _, settings) in zip(step.builder.extend(f"{base}/env", container.get("env"), values), missing, strict=True):
+        step.record(path, *settings)
 
 
 def _add_probes(container: JSONObject, base: str, settings: Resolved, step: Injection) -> None:

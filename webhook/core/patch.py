@@ -33,6 +33,15 @@ class PatchBuilder:
         self.add(f"{list_path}/-", value)
         return f"{list_path}/{len(current)}"
 
+    def extend(self, list_path: str, current: Sequence[Any] | None, values: Sequence[Any]) -> list[str]:
+        """Append several values to a list that may not exist yet; returns the pointers of the new elements."""
+        if not values:
+            return []
+        if current is None:
+            self.add(list_path, list(values))
+            return [f"{list_path}/{i}" for i in range(len(values))]
+        return [self.append(list_path, [*current, *values[:i]], value) for i, value in enumerate(values)]
+
     def set_keys(self, map_path: str, current: Mapping[str, Any] | None, items: Mapping[str, Any]) -> list[str]:
         """Set keys of a map that may not exist yet; all keys at once, so a new map is added whole."""
         paths = [f"{map_path}/{escape(key)}" for key in items]

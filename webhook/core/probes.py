@@ -10,7 +10,7 @@ import functools
 import math
 import posixpath
 
-from webhook.core.settings import DRAINING_MARKER_NAME, Resolved
+from webhook.core.settings import DRAINING_MARKER_NAME, NOT_READY_MARKER_NAME, Resolved
 from webhook.core.types import JSONObject
 
 LIVENESS_FAILURE_THRESHOLD = 3
@@ -21,30 +21,55 @@ PROBE_TIMEOUT_MAX_SECONDS = 5
 _UNIX_READ = 't=$(cat "{file}" 2>/dev/null) || exit 1; case "$t" in ""|0*|*[!0-9]*|???????????*) exit 1;; esac'
 _MTIME_READ = 't=$(stat -c %Y "{file}" 2>/dev/null) || exit 1; case "$t" in ""|*[!0-9]*) exit 1;; esac'
 # A beat from the future is garbage too: writer and probe share the node's clock.
-_AGE_CHECK = 'a=$(( $(date +%s) - t )); test "$a" -ge 0 && test "$a" -le {max_age}'
+_AGE_CHECK = 'a=$(( $(date +%s) - t )); test "$a" -ge 0 && test "$a" -le {max_age} || exit 1'
+# The emptyDir outlives the container, and so does a previous container's last beat: only a beat at or
+# after the start of the container's first process (PID 1 in its PID namespace: kernel boot time plus
+# its start in clock ticks, 100 a second on Linux) counts. Where /proc cannot say, freshness alone decides.
+_STARTED_CHECK = (
+    "p=$(cat /proc/1/stat 2>/dev/null) || exit 0; p=${p##*) }; set -- $p; k=${20}; b=; "
+    'while read -r n v; do if [ "$n" = btime ]; then b=$v; fi; done < /proc/stat; '
+    'case "$k" in ""|*[!0-9]*) exit 0;; esac; case "$b" in ""|*[!0-9]*) exit 0;; esac; '
+    'test "$t" -ge $((b + k / 100))'
+)
+
+
+BEAT_INTERVAL_MAX_SECONDS = 10
+
+
+def beat_interval(readiness_max_age: int) -> int:
+    """How often a writer beats: three beats per readiness window, so one late beat never turns the
+    worker unready, and at least every 10s."""
+    return max(1, min(BEAT_INTERVAL_MAX_SECONDS, readiness_max_age // 3))
+
+
+def marker(heartbeat_path: str, name: str) -> str:
+    return posixpath.join(posixpath.dirname(heartbeat_path), name)
 
 
 def draining_marker(heartbeat_path: str) -> str:
-    return posixpath.join(posixpath.dirname(heartbeat_path), DRAINING_MARKER_NAME)
+    return marker(heartbeat_path, DRAINING_MARKER_NAME)
 
 
 def freshness_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> str:
-    """Exit 0 only when the heartbeat is at most max_age seconds old; every failure path exits 1."""
+    """Exit 0 only when the heartbeat is at most max_age seconds old; every failure path exits 1.
+    Leaves the beat's time in $t for what follows."""
     read = _UNIX_READ if heartbeat_format == "unix" else _MTIME_READ
     return f"{read.format(file=heartbeat_path)}; {_AGE_CHECK.format(max_age=max_age)}"
 
 
 def readiness_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> str:
-    marker = draining_marker(heartbeat_path)
-    return f'test ! -e "{marker}" || exit 1; {freshness_script(heartbeat_path, heartbeat_format, max_age)}'
+    """Fresh, not draining, and not marked not-ready by the writer (a dependency it cannot use)."""
+    draining, not_ready = draining_marker(heartbeat_path), marker(heartbeat_path, NOT_READY_MARKER_NAME)
+    freshness = freshness_script(heartbeat_path, heartbeat_format, max_age)
+    return f'test ! -e "{draining}" || exit 1; test ! -e "{not_ready}" || exit 1; {freshness}'
 
 
 def startup_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> str:
     # kubelet runs preStop before a liveness restart too, and the emptyDir outlives the container:
     # a marker left behind would keep the new container unready forever. The startup probe runs once
     # per container start, before readiness, so it is where a stale marker goes.
-    marker = draining_marker(heartbeat_path)
-    return f'rm -f "{marker}"; {freshness_script(heartbeat_path, heartbeat_format, max_age)}'
+    freshness = freshness_script(heartbeat_path, heartbeat_format, max_age)
+    return f'rm -f "{draining_marker(heartbeat_path)}"; {freshness}; {_STARTED_CHECK}'
 
 
 def prestop_script(heartbeat_path: str, sleep_seconds: int) -> str:

@@ -20,6 +20,8 @@ OFF = None
 LIVENESS_DEFAULT_FACTOR = 5
 DEFAULT_HEARTBEAT_PATH = "/var/run/workerguard/heartbeat"
 DRAINING_MARKER_NAME = "draining"
+NOT_READY_MARKER_NAME = "not-ready"
+MARKER_NAMES = (DRAINING_MARKER_NAME, NOT_READY_MARKER_NAME)
 
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -81,8 +83,8 @@ def parse_heartbeat_path(text: str) -> str:
     directory, name = posixpath.split(text)
     if directory == "/":
         raise SettingError(f"'{text}' must be inside a directory, for example /var/run/workerguard/heartbeat")
-    if name == DRAINING_MARKER_NAME:
-        raise SettingError(f"'{text}' clashes with the draining marker's name '{DRAINING_MARKER_NAME}'")
+    if name in MARKER_NAMES:
+        raise SettingError(f"'{text}' clashes with the marker named '{name}' that sits next to the heartbeat")
     return text
 
 
@@ -113,6 +115,8 @@ SPECS: dict[str, SettingSpec] = {
     # The default is derived from readiness (see resolve) so it stays lenient when readiness moves.
     "liveness-max-age": SettingSpec(parse_optional_duration, format_duration, None),
     "startup-timeout": SettingSpec(parse_optional_duration, format_duration, 300),
+    # A job running longer than this means the worker is wedged: its writer stops beating.
+    "stuck-after": SettingSpec(parse_optional_duration, format_duration, 1800),
     "probe-period": SettingSpec(parse_duration, format_duration, 10),
     "shutdown-timeout": SettingSpec(parse_duration, format_duration, 25),
     "prestop-sleep": SettingSpec(parse_duration, format_duration, 0),
