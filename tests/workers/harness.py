@@ -1,0 +1,252 @@
+"""The examples under examples/ as real workers in a container-like sandbox, judged by the injected probes.
+
+A worker runs as PID 1 of a PID namespace of its own (`unshare --pid --fork --mount-proc`), as a
+container's first process does; its environment is REDIS_URL plus exactly the WORKERGUARD_* variables
+plan() injects. Probes are the commands plan() injects, run with `sh -c` inside the worker's
+namespaces (`nsenter`), as kubelet's exec does. Each worker gets a Redis of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import make_pod
+from webhook.core.plan import plan
+
+ROOT = Path(__file__).parent.parent.parent
+EXAMPLES = ROOT / "examples"
+PROBES = ("startup", "readiness", "liveness")
+SLOTS = 2
+
+# Short windows, so each scenario takes seconds: the same arithmetic as the defaults, scaled down.
+TIMING = {
+    "probe-period": "1s",
+    "readiness-max-age": "3s",
+    "liveness-max-age": "6s",
+    "stuck-after": "10s",
+    "startup-timeout": "30s",
+    "shutdown-timeout": "10s",
+    "prestop-sleep": "1s",
+}
+PROFILE = {"sidekiq": "sidekiq", "celery": "celery", "python": "generic", "go": "generic"}
+# Celery once per pool: the example is the same, the pool is chosen when it starts.
+VARIANTS = {"celery-threads": ("celery", {"CELERY_POOL": "threads"}), "celery-solo": ("celery", {"CELERY_POOL": "solo"})}
+QUEUES = ("queue:default", "celery", "workerguard:jobs")
+# A line each example logs when a sleep job has finished.
+FINISHED = {"sidekiq": "elapsed=", "celery": "succeeded in", "python": "finished {'sleep'", "go": 'finished {"sleep"'}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], Any], timeout: float, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"not within {timeout}s")
+
+
+class Redis:
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=workdir,
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for(self.answers, 10)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as connection:
+                connection.sendall(b"PING\r\n")
+                return connection.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def queued(self) -> int:
+        """Jobs waiting in any example's queue."""
+        total = 0
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as connection:
+            for queue in QUEUES:
+                connection.sendall(f"LLEN {queue}\r\n".encode())
+                total += int(connection.recv(64).strip()[1:])
+        return total
+
+    def hang(self) -> None:
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        self.resume()
+        self.process.kill()
+        self.process.wait()
+
+
+@dataclass
+class Injected:
+    """What plan() gives the example's container: its env and its probe and preStop commands."""
+
+    env: dict[str, str]
+    commands: dict[str, str]
+    periods: dict[str, int]
+    thresholds: dict[str, int]
+    grace: int
+
+    @classmethod
+    def for_example(cls, name: str, heartbeat_dir: Path) -> Injected:
+        annotations = {f"workerguard.io/{key}": value for key, value in TIMING.items()}
+        annotations["workerguard.io/profile"] = PROFILE[name]
+        annotations["workerguard.io/heartbeat-path"] = f"{heartbeat_dir}/heartbeat"
+        mutated = plan(make_pod(annotations)).mutated()
+        container = mutated["spec"]["containers"][0]
+        env = {item["name"]: item["value"] for item in container["env"]}
+        commands = {probe: container[f"{probe}Probe"]["exec"]["command"] for probe in PROBES}
+        commands["preStop"] = container["lifecycle"]["preStop"]["exec"]["command"]
+        for argv in commands.values():
+            assert argv[:2] == ["sh", "-c"]
+        return cls(
+            env,
+            {name: argv[2] for name, argv in commands.items()},
+            {probe: container[f"{probe}Probe"]["periodSeconds"] for probe in PROBES},
+            {probe: container[f"{probe}Probe"]["failureThreshold"] for probe in PROBES},
+            mutated["spec"]["terminationGracePeriodSeconds"],
+        )
+
+
+@dataclass
+class Worker:
+    name: str
+    redis: Redis
+    workdir: Path
+    injected: Injected = field(init=False)
+    process: subprocess.Popen[bytes] = field(init=False)
+    started: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.example, self.extra_env = VARIANTS.get(self.name, (self.name, {}))
+        self.slots = 1 if self.extra_env.get("CELERY_POOL") == "solo" else SLOTS
+        self.heartbeat_dir = self.workdir / "heartbeat"
+        self.heartbeat_dir.mkdir(exist_ok=True)
+        self.injected = Injected.for_example(self.example, self.heartbeat_dir)
+        self.log_path = self.workdir / f"{self.name}.log"
+
+    @property
+    def heartbeat(self) -> Path:
+        return self.heartbeat_dir / "heartbeat"
+
+    def start(self) -> Worker:
+        env = {
+            "PATH": f"{ROOT / '.venv' / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+            "REDIS_URL": self.redis.url,
+            "CONCURRENCY": str(self.slots),
+            **self.extra_env,
+            **{key: value for key, value in self.injected.env.items() if key.startswith("WORKERGUARD_")},
+        }
+        self.started = time.time()
+        log = self.log_path.open("ab")
+        run = EXAMPLES / self.example / "run"
+        self.process = subprocess.Popen(
+            ["unshare", "--pid", "--fork", "--mount-proc", str(run)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        return self
+
+    def pid(self) -> int:
+        """The worker's PID on the host: PID 1 of its namespace."""
+
+        def child() -> int:
+            found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout.split()
+            return int(found[0]) if found else 0
+
+        return int(wait_for(child, 10, 0.02))
+
+    def probe(self, name: str) -> int:
+        """One run of an injected command inside the worker's namespaces, as kubelet runs it. Once the
+        worker is gone, from outside: as in a container whose init (tini, say) outlived the worker."""
+        command = ["sh", "-c", self.injected.commands[name]]
+        if self.process.poll() is None:
+            command = ["nsenter", "--target", str(self.pid()), "--pid", "--mount", *command]
+        return subprocess.run(command, capture_output=True, timeout=15).returncode
+
+    def probes(self) -> dict[str, int]:
+        return {name: self.probe(name) for name in PROBES}
+
+    def wait_started(self, timeout: float = 30) -> float:
+        """Seconds from start until the startup probe first passes."""
+        wait_for(lambda: self.probe("startup") == 0, timeout, 0.2)
+        return time.time() - self.started
+
+    def enqueue(self, *job: str) -> None:
+        env = {"PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin", "REDIS_URL": self.redis.url}
+        subprocess.run([str(EXAMPLES / self.example / "enqueue"), *job], env=env, check=True, capture_output=True, timeout=30)
+
+    def signal(self, sig: int) -> None:
+        os.kill(self.pid(), sig)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def finished_a_job(self) -> bool:
+        return FINISHED[self.example] in self.log()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            try:
+                self.signal(signal.SIGCONT)
+                self.signal(signal.SIGKILL)  # PID 1 going takes the whole namespace with it
+            except (ProcessLookupError, TimeoutError):
+                pass
+            self.process.kill()
+            self.process.wait(10)
+
+
+def first_failure(worker: Worker, name: str, within: float, interval: float = 0.5) -> float | None:
+    """Seconds until the probe first fails, polled every `interval`; None if it never did."""
+    started = time.monotonic()
+    while time.monotonic() - started < within:
+        if worker.probe(name) != 0:
+            return time.monotonic() - started
+        time.sleep(interval)
+    return None
+
+
+def failures_over(worker: Worker, seconds: float, names: tuple[str, ...] = PROBES, interval: float = 0.5) -> list[str]:
+    """Every probe failure seen while polling for `seconds`."""
+    failures: list[str] = []
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        at = time.monotonic() - started
+        failures += [f"{name} at {at:.1f}s" for name in names if worker.probe(name) != 0]
+        time.sleep(interval)
+    return failures
+
+
+def seconds(setting: str) -> int:
+    text = TIMING[setting]
+    assert text.endswith("s")
+    return int(text[:-1])
+
+
+def scratch() -> Path:
+    return Path(tempfile.mkdtemp(prefix="wg-workers-"))

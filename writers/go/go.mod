@@ -1,0 +1,3 @@
+module workerguard.io/heartbeat
+
+go 1.19

@@ -1,0 +1,184 @@
+# frozen_string_literal: true
+
+# workerguard heartbeat writer for Ruby workers: the signal that workerguard's probes judge.
+#
+# Standard library only (the Sidekiq integration uses Sidekiq itself). One beat every
+# $WORKERGUARD_BEAT_INTERVAL seconds from a thread of its own, so a long job keeps beating; no beat
+# while any job has run longer than $WORKERGUARD_STUCK_AFTER, so a wedged worker stops beating and
+# liveness restarts it. A dependency check that fails or hangs writes the not-ready marker next to
+# the heartbeat: readiness fails, liveness does not.
+#
+#   require "workerguard/heartbeat"
+#   Workerguard::Sidekiq.install   # in the file Sidekiq loads (-r), Sidekiq 6.x and 7.x
+module Workerguard
+  VERSION = "1.0.0"
+  DEFAULT_PATH = "/var/run/workerguard/heartbeat"
+  DEFAULT_INTERVAL = 10.0
+  DEFAULT_STUCK_AFTER = 1800.0
+  NOT_READY = "not-ready"
+  DRAINING = "draining"
+  # A dependency check that has not finished for this many beats counts as failed (a hung Redis).
+  CHECK_STALE_BEATS = 3
+
+  def self.seconds(text, default)
+    return default if text.nil? || text.strip.empty?
+    return nil if text.strip == "off"
+
+    Float(text)
+  end
+
+  class Heartbeat
+    attr_reader :path, :interval, :stuck_after
+
+    # running_since: a callable giving the wall-clock start times (Float seconds) of running jobs.
+    # check: a callable that returns when the dependency is usable and raises when it is not.
+    def initialize(path: DEFAULT_PATH, interval: DEFAULT_INTERVAL, stuck_after: DEFAULT_STUCK_AFTER,
+                   running_since: -> { [] }, check: nil, logger: nil, clock: -> { Time.now.to_f })
+      @path = path
+      @interval = interval
+      @stuck_after = stuck_after
+      @running_since = running_since
+      @check = check
+      @logger = logger
+      @clock = clock
+      @stop = false
+      @threads = []
+      @checked_at = nil
+      @check_error = "not checked yet"
+      @reported = :none
+    end
+
+    def self.from_env(env = ENV, **options)
+      interval = Workerguard.seconds(env["WORKERGUARD_BEAT_INTERVAL"], DEFAULT_INTERVAL) || DEFAULT_INTERVAL
+      new(path: env["WORKERGUARD_HEARTBEAT_FILE"] || DEFAULT_PATH, interval: interval,
+          stuck_after: Workerguard.seconds(env["WORKERGUARD_STUCK_AFTER"], DEFAULT_STUCK_AFTER), **options)
+    end
+
+    # Clear what a previous container left, beat once, then beat from a thread of its own.
+    def start
+      dir = File.dirname(@path)
+      Dir.mkdir(dir) unless Dir.exist?(dir)
+      [DRAINING, NOT_READY].each { |name| remove(File.join(dir, name)) }
+      if @check
+        run_check
+        @threads << every_interval { run_check }
+      end
+      beat
+      @threads << every_interval { beat }
+      self
+    end
+
+    # Stop beating; the last beat stays, and ages out as the process goes away.
+    def stop
+      @stop = true
+      @threads.each { |thread| thread.wakeup if thread.alive? }
+      @threads.each { |thread| thread.join(@interval + 1) unless thread == Thread.current }
+    end
+
+    def stuck_jobs
+      return 0 if @stuck_after.nil?
+
+      now = @clock.call
+      @running_since.call.count { |started| now - started > @stuck_after }
+    end
+
+    # One beat: the heartbeat unless a job is stuck, and the not-ready marker as the check says.
+    # Never raises: a writer that dies on one full disk would stop beating for good.
+    def beat
+      stuck = stuck_jobs
+      if stuck.positive?
+        report("#{stuck} job(s) running longer than #{@stuck_after}s: not beating, so liveness restarts")
+      else
+        write(@path, @clock.call.to_i.to_s)
+        report(nil)
+      end
+      reason = not_ready_reason
+      marker = File.join(File.dirname(@path), NOT_READY)
+      reason.nil? ? remove(marker) : write(marker, reason)
+    rescue StandardError => e
+      log(:warn, "workerguard heartbeat failed: #{e.class}: #{e.message}")
+    end
+
+    private
+
+    def every_interval
+      Thread.new do
+        until @stop
+          sleep @interval
+          yield unless @stop
+        end
+      end
+    end
+
+    def not_ready_reason
+      return nil if @check.nil?
+      return "the dependency check has not answered" if @checked_at.nil? || @clock.call - @checked_at > CHECK_STALE_BEATS * @interval
+
+      @check_error
+    end
+
+    def run_check
+      @check.call
+      error = nil
+    rescue StandardError => e
+      error = "dependency check failed: #{e.class}: #{e.message}"[0, 200]
+    ensure
+      @check_error = error
+      @checked_at = @clock.call
+    end
+
+    # Atomically: a temporary file in the same directory, then rename, so no probe reads half of it.
+    def write(target, text)
+      temporary = File.join(File.dirname(target), ".#{File.basename(target)}.#{Process.pid}.#{Thread.current.object_id}.tmp")
+      File.write(temporary, text)
+      File.rename(temporary, target)
+    ensure
+      remove(temporary) if temporary
+    end
+
+    def remove(file)
+      File.unlink(file)
+    rescue Errno::ENOENT
+      nil
+    end
+
+    def report(problem)
+      return if problem == @reported
+
+      log(problem ? :warn : :info, "workerguard: #{problem || 'beating'}")
+      @reported = problem
+    end
+
+    def log(level, message)
+      @logger ? @logger.public_send(level, message) : warn(message)
+    end
+  end
+
+  # Sidekiq 6.x (6.4 included) and 7.x: stuck jobs are read from Sidekiq's own work set (what the
+  # process is running, with when each job started), and Redis is checked with a PING.
+  module Sidekiq
+    def self.running_since
+      state = if defined?(::Sidekiq::Processor::WORK_STATE) then ::Sidekiq::Processor::WORK_STATE # 6.5 and later
+              elsif defined?(::Sidekiq::Processor::WORKER_STATE) then ::Sidekiq::Processor::WORKER_STATE # up to 6.4
+              end
+      return [] if state.nil?
+
+      state.dup.values.map { |work| (work[:run_at] || work["run_at"]).to_f }
+    end
+
+    def self.redis_ping
+      ::Sidekiq.redis { |connection| connection.ping }
+    end
+
+    def self.install(env = ENV)
+      heartbeat = Heartbeat.from_env(env, running_since: -> { running_since }, check: -> { redis_ping },
+                                          logger: ::Sidekiq.logger)
+      ::Sidekiq.configure_server do |config|
+        config.on(:startup) { heartbeat.start }
+        # :quiet and :shutdown come before running jobs finish: keep beating until the process exits.
+      end
+      at_exit { heartbeat.stop }
+      heartbeat
+    end
+  end
+end
