@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test bench bench-isolation fuzz soak install debian-packages clean
+.PHONY: serve test test-workers examples bench bench-isolation fuzz soak install debian-packages clean
 
 # What the tests run for real: shells (dash, busybox), and Chromium with its driver for the page.
 TEST_DEBIAN_PACKAGES := busybox dash chromium chromium-driver
@@ -21,6 +21,24 @@ install: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/workerguard serve --host 127.0.0.1 --port 8443 --tls-cert certs/tls.crt --tls-key certs/tls.key \
 		--generate-dev-certs --log-format human
+
+# The runnable examples' frameworks: Redis, Sidekiq (Debian's 6.4), Go, and Celery in the venv.
+EXAMPLE_DEBIAN_PACKAGES := redis-server redis-tools ruby-sidekiq golang-go util-linux
+EXAMPLES_STAMP := $(VENV)/.examples
+
+$(EXAMPLES_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,examples]'
+	touch $(EXAMPLES_STAMP)
+
+examples: $(STAMP)
+	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(EXAMPLE_DEBIAN_PACKAGES)"
+	@$(MAKE) --no-print-directory $(EXAMPLES_STAMP)
+
+# Each example against the injected probes, with short max-ages (a few minutes), then the writers' own tests.
+test-workers: examples
+	cd writers/go && GOFLAGS=-mod=mod GOPROXY=off go vet ./... && GOFLAGS=-mod=mod GOPROXY=off go test ./...
+	ruby -Iwriters/ruby writers/ruby/test/heartbeat_test.rb
+	$(BIN)/python -m pytest -p no:cacheprovider --timeout=300 tests/workers
 
 # Installs what is missing as root; otherwise says in one line what to install.
 debian-packages:

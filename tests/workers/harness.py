@@ -45,6 +45,16 @@ QUEUES = ("queue:default", "celery", "workerguard:jobs")
 FINISHED = {"sidekiq": "elapsed=", "celery": "succeeded in", "python": "finished {'sleep'", "go": 'finished {"sleep"'}
 
 
+def path() -> str:
+    """The venv first; WORKERS_PATH before it tries another build of a framework (a Sidekiq 7 checkout)."""
+    extra = os.environ.get("WORKERS_PATH")
+    return ":".join([*([extra] if extra else []), str(ROOT / ".venv" / "bin"), "/usr/local/bin", "/usr/bin", "/bin"])
+
+
+def ruby_lib() -> dict[str, str]:
+    return {"RUBYLIB": os.environ["RUBYLIB"]} if os.environ.get("RUBYLIB") else {}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -158,7 +168,8 @@ class Worker:
 
     def start(self) -> Worker:
         env = {
-            "PATH": f"{ROOT / '.venv' / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+            "PATH": path(),
+            **ruby_lib(),
             "REDIS_URL": self.redis.url,
             "CONCURRENCY": str(self.slots),
             **self.extra_env,
@@ -198,7 +209,7 @@ class Worker:
         return time.time() - self.started
 
     def enqueue(self, *job: str) -> None:
-        env = {"PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin", "REDIS_URL": self.redis.url}
+        env = {"PATH": path(), **ruby_lib(), "REDIS_URL": self.redis.url}
         subprocess.run([str(EXAMPLES / self.example / "enqueue"), *job], env=env, check=True, capture_output=True, timeout=30)
 
     def signal(self, sig: int) -> None:

@@ -35,6 +35,8 @@ _PROBES = (
 )
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
 _OUR_VOLUME = re.compile(rf"{VOLUME_NAME}(-[0-9]+)?")
+# env name -> (value, the settings behind it)
+WriterEnv = dict[str, tuple[str, tuple[str, ...]]]
 _EXEC_AT_COMMAND_START = re.compile(r"(^|[;&|(]\s*)exec\s")
 
 
@@ -107,8 +109,8 @@ def _free_volume_name(spec: JSONObject) -> str:
     return name
 
 
-def writer_env(settings: Resolved) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """name -> (value, the settings behind it) of every env var a heartbeat writer reads."""
+def writer_env(settings: Resolved) -> WriterEnv:
+    """Every env var a heartbeat writer reads."""
     stuck = settings["stuck-after"]
     return {
         HEARTBEAT_ENV: (settings["heartbeat-path"], ("heartbeat-path",)),
@@ -118,7 +120,7 @@ def writer_env(settings: Resolved) -> dict[str, tuple[str, tuple[str, ...]]]:
 
 
 def _check_clashes(
-    container: JSONObject, env: dict[str, tuple[str, tuple[str, ...]]], where: str, heartbeat_path: str, step: Injection
+    container: JSONObject, env: WriterEnv, where: str, heartbeat_path: str, step: Injection
 ) -> None:
     directory = posixpath.dirname(heartbeat_path)
     for j, mount in enumerate(container.get("volumeMounts") or []):
@@ -145,7 +147,7 @@ def _add_volume(pod: PodView, volume: str, step: Injection) -> None:
 
 
 def _add_mount_and_env(
-    container: JSONObject, env: dict[str, tuple[str, tuple[str, ...]]], base: str, heartbeat_path: str, volume: str, step: Injection
+    container: JSONObject, env: WriterEnv, base: str, heartbeat_path: str, volume: str, step: Injection
 ) -> None:
     mount = {"name": volume, "mountPath": posixpath.dirname(heartbeat_path)}
     step.record(step.builder.append(f"{base}/volumeMounts", container.get("volumeMounts"), mount), "heartbeat-path")

@@ -1,0 +1,30 @@
+"""The docs name every setting and every value a writer reads, so a new one cannot go unexplained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_pod
+from webhook.core.inject import writer_env
+from webhook.core.plan import plan
+from webhook.core.settings import SPECS
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.mark.parametrize("page", ["docs/annotations.md", "README.md"])
+def test_every_setting_is_in_the_annotation_tables(page: str) -> None:
+    text = (ROOT / page).read_text()
+    assert [key for key in SPECS if f"| `workerguard.io/{key}` |" not in text] == []
+
+
+def test_every_env_a_writer_reads_is_in_the_contract_and_each_writer() -> None:
+    settings = plan(make_pod()).chosen
+    assert settings is not None
+    names = list(writer_env(settings.settings))
+    pages = ["docs/heartbeat-contract.md", "writers/python/workerguard_heartbeat.py", "writers/ruby/workerguard/heartbeat.rb", "writers/go/heartbeat.go"]
+    for page in pages:
+        text = (ROOT / page).read_text()
+        assert [name for name in names if name not in text] == [], page
