@@ -181,8 +181,8 @@ def test_probes_honour_the_settings() -> None:
         )
     )
     container = container_of(result)
-    assert container["readinessProbe"]["exec"]["command"][2].endswith('test "$a" -le 90 || exit 1')
-    assert container["livenessProbe"]["exec"]["command"][2].endswith('test "$a" -le 600 || exit 1')
+    assert "if [ \"$a\" -gt 90 ]; then" in container["readinessProbe"]["exec"]["command"][2]
+    assert "if [ \"$a\" -gt 600 ]; then" in container["livenessProbe"]["exec"]["command"][2]
     assert container["startupProbe"]["failureThreshold"] == 4  # ceil(60 / 15)
     assert {container[p]["periodSeconds"] for p in ("readinessProbe", "livenessProbe", "startupProbe")} == {15}
 
@@ -339,6 +339,33 @@ def test_our_volume_and_mount_without_the_heartbeat_env_are_not_taken_for_an_inj
     pod["spec"]["volumes"] = [{"name": "workerguard-heartbeat", "emptyDir": {}}]
     result = plan(pod)
     assert not result.allowed and result.skip is not None and result.skip.code == "invalid"
+
+
+@pytest.mark.parametrize(
+    ("container", "field", "hidden"),
+    [
+        ({"workingDir": "/app"}, "workingDir", "/app"),
+        ({"workingDir": "/app/src"}, "workingDir", "/app/src"),
+        ({"command": ["python", "/app/worker.py"]}, "command[1]", "/app/worker.py"),
+        ({"command": ["sh", "-c", "cd /app && exec ./worker"]}, "command[2]", "/app"),
+        ({"args": ["--config=/app/config.yaml"]}, "args[0]", "/app/config.yaml"),
+    ],
+)
+def test_a_heartbeat_directory_over_what_the_container_runs_from_is_refused(
+    container: dict[str, Any], field: str, hidden: str
+) -> None:
+    result = plan(make_pod({"workerguard.io/heartbeat-path": "/app/heartbeat"}, **container))
+    assert not result.allowed
+    assert [problem.field for problem in result.errors] == [f"spec.containers[0].{field}"]
+    assert f"mounted over /app and hide {hidden}, which the container runs from" in result.errors[0].message
+
+
+@pytest.mark.parametrize(
+    "container",
+    [{"workingDir": "/application"}, {"command": ["/app-bin/worker"]}, {"args": ["http://app/heartbeat"]}, {}],
+)
+def test_paths_beside_the_heartbeat_directory_do_not_count(container: dict[str, Any]) -> None:
+    injected(make_pod({"workerguard.io/heartbeat-path": "/app/heartbeat"}, **container))
 
 
 def test_the_same_env_value_already_set_is_not_duplicated() -> None:
@@ -619,3 +646,51 @@ def test_changing_one_mutated_pod_never_changes_what_the_next_pod_gets() -> None
     assert container_of(second)["readinessProbe"]["periodSeconds"] == 10
     assert container_of(second)["lifecycle"]["preStop"]["exec"]["command"][-1] != "oops"
     assert second.patch == first.patch
+
+
+# --- the worker's own command ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("container", "seconds"),
+    [
+        ({"command": ["bundle", "exec", "sidekiq", "-t", "600"]}, 600),
+        ({"command": ["sidekiq", "-t600", "-c", "5"]}, 600),
+        ({"command": ["bundle", "exec", "sidekiq"], "args": ["--timeout", "90"]}, 90),
+        ({"command": ["sh", "-c", "exec bundle exec sidekiq --timeout=120"]}, 120),
+        ({"command": ["/usr/local/bin/celery", "-A", "app", "worker", "--time-limit", "300"]}, 300),
+        ({"command": ["celery", "-A", "app", "worker", "--time-limit=2.5"]}, 3),
+    ],
+)
+def test_the_workers_own_shutdown_timeout_beats_a_profile_default(container: dict[str, Any], seconds: int) -> None:
+    result = injected(make_pod({"workerguard.io/profile": "sidekiq"}, **container))
+    assert result.mutated()["spec"]["terminationGracePeriodSeconds"] == max(30, seconds + 5)
+    explained = {item.setting: (item.value, item.source) for item in result.explanations}
+    assert explained["shutdown-timeout"] == (f"{seconds}s", "command")
+    assert not [warning for warning in result.warnings if warning.code == "shutdown_timeout_differs_from_command"]
+
+
+@pytest.mark.parametrize(
+    "container",
+    [
+        {"command": ["sidekiq", "-c", "5"]},
+        {"command": ["celery", "-A", "app", "beat", "--time-limit", "300"]},
+        {"command": ["python", "worker.py", "-t", "600"]},
+        {"command": ["sh", "-c", "exec sidekiq -t 'unbalanced"]},
+        {"command": ["sidekiq", "-t", "soon"]},
+    ],
+)
+def test_commands_that_say_nothing_about_shutdown_leave_the_profile_value(container: dict[str, Any]) -> None:
+    result = injected(make_pod({"workerguard.io/profile": "sidekiq"}, **container))
+    explained = {item.setting: (item.value, item.source) for item in result.explanations}
+    assert explained["shutdown-timeout"] == ("25s", "profile:sidekiq")
+
+
+def test_an_annotation_that_contradicts_the_command_wins_with_a_warning() -> None:
+    pod = make_pod({"workerguard.io/shutdown-timeout": "60s"}, command=["bundle", "exec", "sidekiq", "-t", "600"])
+    result = injected(pod)
+    assert result.mutated()["spec"]["terminationGracePeriodSeconds"] == 65
+    [warning] = [w for w in result.warnings if w.code == "shutdown_timeout_differs_from_command"]
+    assert warning.admission_text() == (
+        "workerguard shutdown_timeout_differs_from_command: shutdown-timeout 60s, but the command says sidekiq -t 600"
+    )

@@ -63,15 +63,21 @@ def probe_commands(directory: Path, heartbeat_format: str) -> dict[str, list[str
     return commands
 
 
-def run(shell: str, argv: list[str], busybox_path: str) -> int:
+def run_with_output(shell: str, argv: list[str], busybox_path: str) -> tuple[int, str]:
+    """Exit code and everything printed (kubelet keeps stdout and stderr together for the event)."""
     script = argv[2]
     if shell == "busybox":
         busybox = shutil.which("busybox")
         assert busybox is not None
-        result = subprocess.run([busybox, "sh", "-c", script], env={"PATH": busybox_path}, capture_output=True, timeout=10)
+        command, env = [busybox, "sh", "-c", script], {"PATH": busybox_path}
     else:
-        result = subprocess.run([shell, "-c", script], env={"PATH": os.environ["PATH"]}, capture_output=True, timeout=10)
-    return result.returncode
+        command, env = [shell, "-c", script], {"PATH": os.environ["PATH"]}
+    result = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
+    return result.returncode, result.stdout.decode()
+
+
+def run(shell: str, argv: list[str], busybox_path: str) -> int:
+    return run_with_output(shell, argv, busybox_path)[0]
 
 
 def write_unix(file: Path, content: str) -> None:
@@ -193,14 +199,18 @@ class Container:
 
         return wait_until(child, timeout=5)
 
-    def run(self, shell: str, argv: list[str], busybox_path: str) -> int:
+    def run_with_output(self, shell: str, argv: list[str], busybox_path: str) -> tuple[int, str]:
         entered = ["nsenter", "--target", str(self.pid()), "--pid", "--mount"]
         if shell == "busybox":
             command = [*entered, shutil.which("busybox") or "busybox", "sh", "-c", argv[2]]
             env = {"PATH": busybox_path}
         else:
             command, env = [*entered, shell, "-c", argv[2]], {"PATH": os.environ["PATH"]}
-        return subprocess.run(command, env=env, capture_output=True, timeout=10).returncode
+        result = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
+        return result.returncode, result.stdout.decode()
+
+    def run(self, shell: str, argv: list[str], busybox_path: str) -> int:
+        return self.run_with_output(shell, argv, busybox_path)[0]
 
     def stop(self) -> None:
         self.process.kill()
@@ -242,3 +252,71 @@ def test_startup_falls_back_to_freshness_where_proc_cannot_tell(shell: str, work
     assert run(shell, ["sh", "-c", script], busybox_path) == 0
     write_unix(workdir / "heartbeat", str(now() - READINESS - 5))
     assert run(shell, ["sh", "-c", script], busybox_path) == 1
+
+
+# state -> {probe: the line it prints}; a probe not named passes, silently.
+MESSAGES = {
+    "fresh": (lambda d: write_unix(d / "heartbeat", str(now())), {}),
+    "missing": (lambda d: None, {name: "workerguard: no heartbeat yet at {d}/heartbeat\n" for name in ("startup", "readiness", "liveness")}),
+    "garbage": (
+        lambda d: write_unix(d / "heartbeat", "abc"),
+        {name: "workerguard: heartbeat holds 'abc', not unix seconds\n" for name in ("startup", "readiness", "liveness")},
+    ),
+    "long garbage is cut": (
+        lambda d: write_unix(d / "heartbeat", "x" * 500),
+        {name: f"workerguard: heartbeat holds '{'x' * 20}', not unix seconds\n" for name in ("startup", "readiness", "liveness")},
+    ),
+    "stale for readiness": (
+        lambda d: write_unix(d / "heartbeat", str(now() - 74)),
+        {
+            "startup": "workerguard: heartbeat {d}/heartbeat is 74s old (startup allows 60s)\n",
+            "readiness": "workerguard: heartbeat {d}/heartbeat is 74s old (readiness allows 60s)\n",
+        },
+    ),
+    "stale for liveness": (
+        lambda d: write_unix(d / "heartbeat", str(now() - 400)),
+        {name: f"workerguard: heartbeat {{d}}/heartbeat is 400s old ({name} allows {allows}s)\n" for name, allows in (("startup", 60), ("readiness", 60), ("liveness", 300))},
+    ),
+    "from the future": (
+        lambda d: write_unix(d / "heartbeat", str(now() + 3600)),
+        {name: "workerguard: heartbeat {d}/heartbeat is 3600s in the future\n" for name in ("startup", "readiness", "liveness")},
+    ),
+    "draining": (
+        lambda d: (write_unix(d / "heartbeat", str(now())), (d / "draining").write_text("")),
+        {"readiness": "workerguard: draining since preStop\n"},
+    ),
+    "not ready": (
+        lambda d: (write_unix(d / "heartbeat", str(now())), (d / "not-ready").write_text("dependency check failed: redis refused\nmore")),
+        {"readiness": "workerguard: not ready: dependency check failed: redis refused\n"},
+    ),
+}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("state", list(MESSAGES))
+def test_a_failing_probe_says_why_in_one_line_and_success_is_silent(
+    shell: str, state: str, workdir: Path, busybox_path: str
+) -> None:
+    commands = probe_commands(workdir, "unix")
+    prepare, expected = MESSAGES[state]
+    wait_until(lambda: time.time() % 1 < 0.5, interval=0.01)  # the ages printed are whole seconds: no tick between
+    prepare(workdir)
+    for name in ("readiness", "liveness", "startup"):  # startup last: it removes the draining marker
+        code, output = run_with_output(shell, commands[name], busybox_path)
+        message = expected.get(name, "").format(d=workdir)
+        assert (code, output) == (1 if message else 0, message), name
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_previous_containers_beat_is_named_by_the_startup_probe(shell: str, workdir: Path, busybox_path: str) -> None:
+    commands = probe_commands(workdir, "unix")
+    container = Container()
+    try:
+        container.pid()
+        write_unix(workdir / "heartbeat", str(int(container.started) - 5))
+        code, output = container.run_with_output(shell, commands["startup"], busybox_path)
+        assert code == 1
+        assert output.startswith(f"workerguard: heartbeat {workdir}/heartbeat predates this container (")
+        assert output.endswith("s before it started)\n") and output.count("\n") == 1
+    finally:
+        container.stop()

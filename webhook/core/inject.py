@@ -38,6 +38,8 @@ _OUR_VOLUME = re.compile(rf"{VOLUME_NAME}(-[0-9]+)?")
 # env name -> (value, the settings behind it)
 WriterEnv = dict[str, tuple[str, tuple[str, ...]]]
 _EXEC_AT_COMMAND_START = re.compile(r"(^|[;&|(]\s*)exec\s")
+# Absolute paths inside a command word, including a script's words (`cd /app && exec ./run`).
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~/:-])/[\w.@+-]+(?:/[\w.@+-]+)*")
 
 
 @dataclass
@@ -109,6 +111,20 @@ def _free_volume_name(spec: JSONObject) -> str:
     return name
 
 
+def _application_paths(container: JSONObject) -> list[tuple[str, str]]:
+    """(field, absolute path) of what the container runs from: its workingDir and the absolute paths
+    its command and args name (a program, a script, the directory a shell cds into)."""
+    found: list[tuple[str, str]] = []
+    working_dir = container.get("workingDir")
+    if isinstance(working_dir, str) and working_dir.startswith("/"):
+        found.append(("workingDir", posixpath.normpath(working_dir)))
+    for field_name in ("command", "args"):
+        for i, word in enumerate(container.get(field_name) or []):
+            for token in _ABSOLUTE_PATH.findall(word) if isinstance(word, str) else []:
+                found.append((f"{field_name}[{i}]", posixpath.normpath(token)))
+    return found
+
+
 def writer_env(settings: Resolved) -> WriterEnv:
     """Every env var a heartbeat writer reads."""
     stuck = settings["stuck-after"]
@@ -123,6 +139,15 @@ def _check_clashes(
     container: JSONObject, env: WriterEnv, where: str, heartbeat_path: str, step: Injection
 ) -> None:
     directory = posixpath.dirname(heartbeat_path)
+    for field_name, path in _application_paths(container):
+        if path == directory or path.startswith(directory + "/"):
+            step.problems.append(
+                Problem(
+                    f"{where}.{field_name}",
+                    f"the heartbeat volume would be mounted over {directory} and hide {path}, which the container "
+                    "runs from; set workerguard.io/heartbeat-path to a directory of its own, like /var/run/workerguard/heartbeat",
+                )
+            )
     for j, mount in enumerate(container.get("volumeMounts") or []):
         mount_path = str(mount.get("mountPath", "")).rstrip("/") or "/"
         if mount_path in (directory, heartbeat_path):

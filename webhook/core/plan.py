@@ -19,6 +19,7 @@ from webhook.core.annotations import (
     read_pod_annotations,
     STATUS,
 )
+from webhook.core.commands import command_timeout
 from webhook.core.inject import carries_injection, inject, paths_by_setting
 from webhook.core.profiles import DEFAULT_PROFILE
 from webhook.core.rules import BUILTIN_RULES, Rule, RuleSet, Target
@@ -129,7 +130,8 @@ def _plan_injection(obj: JSONObject, pod: PodView, namespace: str, rules: RuleSe
         return _deny_or_allow(obj, shape, list(decision.warnings), options)
     if carries_injection(pod, index, settings["heartbeat-path"]):
         return _skipped(obj, Skip("already_injected", "it already carries workerguard's heartbeat volume, mount and env"))
-    step = inject(pod, index, settings, {STATUS: decision.status})
+    settings, status, said = _with_command_timeout(pod, index, settings, decision)
+    step = inject(pod, index, settings, {STATUS: status})
     if step.problems:
         return _deny_or_allow(obj, step.problems, list(decision.warnings), options)
     container_name = pod.spec["containers"][index]["name"]
@@ -137,7 +139,7 @@ def _plan_injection(obj: JSONObject, pod: PodView, namespace: str, rules: RuleSe
         obj,
         allowed=True,
         patch=step.builder.ops,
-        warnings=_capped([*decision.warnings, *step.warnings]),
+        warnings=_capped([*decision.warnings, *said, *step.warnings]),
         profile=decision.profile,
         rules=decision.rule_names,
         chosen=Chosen(settings, step.shaped, decision.profile_source, container_name, container_source),
@@ -195,6 +197,26 @@ def _decide(pod: PodView, matched: list[Rule], rules: RuleSet) -> Decision:
     relation_problems, warnings = check_relations(settings)
     status = _status(profile_name, rule_names, settings)
     return Decision(profile_name, profile_source, rule_names, settings, (*problems, *relation_problems), tuple(warnings), status)
+
+
+def _with_command_timeout(
+    pod: PodView, index: int, settings: Resolved, decision: Decision
+) -> tuple[Resolved, str, list[PlanWarning]]:
+    """The worker's own command knows how long it waits on SIGTERM (Sidekiq's -t): that beats a default
+    or a profile, and an annotation or rule that says otherwise is worth a warning."""
+    found = command_timeout(pod.spec["containers"][index])
+    current, source = settings["shutdown-timeout"], settings.sources["shutdown-timeout"]
+    if found is None or found.seconds == current:
+        return settings, decision.status, []
+    if source == "default" or source.startswith("profile:"):
+        where = f"{pod.field_prefix}spec.containers[{index}].{found.field}"
+        settings = settings.with_value("shutdown-timeout", found.seconds, "command", where)
+        return settings, _status(decision.profile, decision.rule_names, settings), []
+    warning = PlanWarning(
+        "shutdown_timeout_differs_from_command",
+        f"shutdown-timeout {current}s, but the command says {found.said}",
+    )
+    return settings, decision.status, [warning]
 
 
 def _choose_profile(annotated: str | None, matched: Iterable[Rule]) -> tuple[str, str]:

@@ -16,20 +16,47 @@ from webhook.core.types import JSONObject
 LIVENESS_FAILURE_THRESHOLD = 3
 PROBE_TIMEOUT_MAX_SECONDS = 5
 
+# On failure a script prints one line, which kubelet copies into the pod's Unhealthy event; success is
+# silent. printf, never echo (whose backslash handling differs between dash and bash), and what the file
+# holds only ever as an argument, cut to 20 characters.
+_FAIL = 'printf "workerguard: {text}\\n"{args}; exit 1'
+_NO_BEAT = _FAIL.format(text="no heartbeat yet at %s", args=' "{file}"')
 # A unix-seconds heartbeat must be 1-10 digits with no leading zero: bash reads 0-prefixed numbers as
 # octal, and 11+ digits is garbage (or year 2286).
-_UNIX_READ = 't=$(cat "{file}" 2>/dev/null) || exit 1; case "$t" in ""|0*|*[!0-9]*|???????????*) exit 1;; esac'
-_MTIME_READ = 't=$(stat -c %Y "{file}" 2>/dev/null) || exit 1; case "$t" in ""|*[!0-9]*) exit 1;; esac'
+_UNIX_READ = (
+    't=$(cat "{file}" 2>/dev/null) || {{ ' + _NO_BEAT + "; }}; "
+    'case "$t" in ""|0*|*[!0-9]*|???????????*) '
+    + _FAIL.format(text="heartbeat holds '%.20s', not unix seconds", args=' "$t"')
+    + ";; esac"
+)
+_MTIME_READ = (
+    't=$(stat -c %Y "{file}" 2>/dev/null) || {{ ' + _NO_BEAT + "; }}; "
+    'case "$t" in ""|*[!0-9]*) ' + _FAIL.format(text="cannot read the time of %s", args=' "{file}"') + ";; esac"
+)
 # A beat from the future is garbage too: writer and probe share the node's clock.
-_AGE_CHECK = 'a=$(( $(date +%s) - t )); test "$a" -ge 0 && test "$a" -le {max_age} || exit 1'
+_AGE_CHECK = (
+    "a=$(( $(date +%s) - t )); "
+    'if [ "$a" -lt 0 ]; then ' + _FAIL.format(text="heartbeat %s is %ss in the future", args=' "{file}" "$((-a))"') + "; fi; "
+    'if [ "$a" -gt {max_age} ]; then '
+    + _FAIL.format(text="heartbeat %s is %ss old ({probe} allows {max_age}s)", args=' "{file}" "$a"')
+    + "; fi"
+)
 # The emptyDir outlives the container, and so does a previous container's last beat: only a beat at or
 # after the start of the container's first process (PID 1 in its PID namespace: kernel boot time plus
 # its start in clock ticks, 100 a second on Linux) counts. Where /proc cannot say, freshness alone decides.
 _STARTED_CHECK = (
-    "p=$(cat /proc/1/stat 2>/dev/null) || exit 0; p=${p##*) }; set -- $p; k=${20}; b=; "
+    "p=$(cat /proc/1/stat 2>/dev/null) || exit 0; p=${{p##*) }}; set -- $p; k=${{20}}; b=; "
     'while read -r n v; do if [ "$n" = btime ]; then b=$v; fi; done < /proc/stat; '
     'case "$k" in ""|*[!0-9]*) exit 0;; esac; case "$b" in ""|*[!0-9]*) exit 0;; esac; '
-    'test "$t" -ge $((b + k / 100))'
+    's=$((b + k / 100)); if [ "$t" -lt "$s" ]; then '
+    + _FAIL.format(text="heartbeat %s predates this container (%ss before it started)", args=' "{file}" "$((s - t))"')
+    + "; fi"
+)
+_MARKER_CHECK = 'if [ -e "{marker}" ]; then {fail}; fi'
+_NOT_READY_CHECK = (
+    'if [ -e "{marker}" ]; then r=; read -r r 2>/dev/null < "{marker}"; '
+    + _FAIL.format(text="not ready: %.100s", args=' "$r"')
+    + "; fi"
 )
 
 
@@ -50,26 +77,30 @@ def draining_marker(heartbeat_path: str) -> str:
     return marker(heartbeat_path, DRAINING_MARKER_NAME)
 
 
-def freshness_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> str:
-    """Exit 0 only when the heartbeat is at most max_age seconds old; every failure path exits 1.
-    Leaves the beat's time in $t for what follows."""
+def freshness_script(heartbeat_path: str, heartbeat_format: str, max_age: int, probe: str = "liveness") -> str:
+    """Exit 0 only when the heartbeat is at most max_age seconds old; every failure path says why and
+    exits 1. Leaves the beat's time in $t for what follows."""
     read = _UNIX_READ if heartbeat_format == "unix" else _MTIME_READ
-    return f"{read.format(file=heartbeat_path)}; {_AGE_CHECK.format(max_age=max_age)}"
+    age = _AGE_CHECK.format(file=heartbeat_path, max_age=max_age, probe=probe)
+    return f"{read.format(file=heartbeat_path)}; {age}"
 
 
 def readiness_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> str:
     """Fresh, not draining, and not marked not-ready by the writer (a dependency it cannot use)."""
-    draining, not_ready = draining_marker(heartbeat_path), marker(heartbeat_path, NOT_READY_MARKER_NAME)
-    freshness = freshness_script(heartbeat_path, heartbeat_format, max_age)
-    return f'test ! -e "{draining}" || exit 1; test ! -e "{not_ready}" || exit 1; {freshness}'
+    draining = _MARKER_CHECK.format(
+        marker=draining_marker(heartbeat_path), fail=_FAIL.format(text="draining since preStop", args="")
+    )
+    not_ready = _NOT_READY_CHECK.format(marker=marker(heartbeat_path, NOT_READY_MARKER_NAME))
+    freshness = freshness_script(heartbeat_path, heartbeat_format, max_age, "readiness")
+    return f"{draining}; {not_ready}; {freshness}"
 
 
 def startup_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> str:
     # kubelet runs preStop before a liveness restart too, and the emptyDir outlives the container:
     # a marker left behind would keep the new container unready forever. The startup probe runs once
     # per container start, before readiness, so it is where a stale marker goes.
-    freshness = freshness_script(heartbeat_path, heartbeat_format, max_age)
-    return f'rm -f "{draining_marker(heartbeat_path)}"; {freshness}; {_STARTED_CHECK}'
+    freshness = freshness_script(heartbeat_path, heartbeat_format, max_age, "startup")
+    return f'rm -f "{draining_marker(heartbeat_path)}"; {freshness}; {_STARTED_CHECK.format(file=heartbeat_path)}'
 
 
 def prestop_script(heartbeat_path: str, sleep_seconds: int) -> str:

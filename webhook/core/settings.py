@@ -25,6 +25,16 @@ MARKER_NAMES = (DRAINING_MARKER_NAME, NOT_READY_MARKER_NAME)
 
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+# An emptyDir mounted on one of these hides what the image keeps there: the shell the probes need, its
+# libraries, its configuration. The heartbeat needs a directory of its own.
+SYSTEM_DIRECTORIES = frozenset(
+    {
+        "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/proc",
+        "/root", "/run", "/sbin", "/srv", "/sys", "/usr", "/usr/bin", "/usr/lib", "/usr/lib64",
+        "/usr/libexec", "/usr/local", "/usr/local/bin", "/usr/local/lib", "/usr/local/sbin", "/usr/sbin",
+        "/usr/share", "/var", "/var/lib", "/var/run",
+    }
+)  # fmt: skip
 # Characters that are inert inside a double-quoted POSIX sh word; anything else is refused.
 _SAFE_PATH = re.compile(r"[A-Za-z0-9._/-]+")
 
@@ -83,6 +93,11 @@ def parse_heartbeat_path(text: str) -> str:
     directory, name = posixpath.split(text)
     if directory == "/":
         raise SettingError(f"'{text}' must be inside a directory, for example /var/run/workerguard/heartbeat")
+    if directory in SYSTEM_DIRECTORIES:
+        raise SettingError(
+            f"'{text}' would mount an empty volume over {directory} and hide the image's files there; "
+            f"use a directory of its own, like {directory}/workerguard/{name}"
+        )
     if name in MARKER_NAMES:
         raise SettingError(f"'{text}' clashes with the marker named '{name}' that sits next to the heartbeat")
     return text
@@ -173,6 +188,15 @@ class Resolved:
 
     def render(self, key: str) -> str:
         return self.rendered[key]
+
+    def with_value(self, key: str, value: Any, source: str, origin: str) -> Resolved:
+        """The same settings with one value decided later, by something other than a layer."""
+        return Resolved(
+            {**self.values, key: value},
+            {**self.sources, key: source},
+            {**self.origins, key: origin},
+            {**self.rendered, key: SPECS[key].render(value)},
+        )
 
     def digest(self) -> str:
         canonical = ";".join(f"{key}={self.rendered[key]}" for key in _SORTED_KEYS if self.values[key] is not None)
