@@ -55,3 +55,30 @@ def pod() -> dict[str, Any]:
 
 def deep(obj: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(obj)
+
+
+WORKLOADS = {
+    "Deployment": ("apps/v1", ("spec", "template")),
+    "StatefulSet": ("apps/v1", ("spec", "template")),
+    "DaemonSet": ("apps/v1", ("spec", "template")),
+    "ReplicaSet": ("apps/v1", ("spec", "template")),
+    "Job": ("batch/v1", ("spec", "template")),
+    "CronJob": ("batch/v1", ("spec", "jobTemplate", "spec", "template")),
+}
+
+
+def workload_of(kind: str, pod: dict[str, Any]) -> dict[str, Any]:
+    """A workload of that kind whose pod template is the pod."""
+    pod = deep(pod)
+    template = {
+        "metadata": {"labels": pod["metadata"]["labels"], "annotations": pod["metadata"].get("annotations", {})},
+        "spec": pod["spec"],
+    }
+    if kind == "Job" or kind == "CronJob":
+        template["spec"]["restartPolicy"] = "Never"
+    node: dict[str, Any] = {"template": template}
+    if kind == "CronJob":
+        node = {"schedule": "*/5 * * * *", "jobTemplate": {"spec": node}}
+    elif kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
+        node["selector"] = {"matchLabels": {"workerguard.io/inject": "true"}}
+    return {"apiVersion": WORKLOADS[kind][0], "kind": kind, "metadata": {"name": "w", "namespace": "jobs"}, "spec": node}

@@ -98,6 +98,7 @@ def test_crafted_reviews_do_not_grow_the_metric_series(server: Server) -> None:
     allowed = {
         "operation": OPERATIONS | {OTHER},
         "decision": {"allowed", "patched", "denied"},
+        "webhook": {"mutate", "validate"},
         "reason": SKIP_CODES | {OTHER},
         "profile": set(BUILTIN_PROFILES),
     }

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from cryptography import x509
 
-from tests.conftest import validate
+from tests.conftest import make_pod, validate, workload_of, WORKLOADS
 from webhook.certs import inspect_pair, service_sans
 from webhook.rulesfile import parse_rules_text
 from webhook.server.config import _FLAGS
@@ -75,6 +75,7 @@ def test_every_resource_of_every_overlay_validates_strictly(
             "PodDisruptionBudget",
             "ConfigMap",
             "MutatingWebhookConfiguration",
+            "ValidatingWebhookConfiguration",
         } <= set(kinds), name
         for obj in objects:
             if obj["kind"] not in CRD_KINDS:
@@ -106,6 +107,62 @@ def test_the_webhook_configuration_is_what_the_readme_promises(base: list[dict[s
         "/mutate",
     )
     assert service["spec"]["ports"][0]["port"] == service_ref["port"] == 443
+
+
+def test_the_validating_webhook_sees_workloads_only_and_never_their_subresources(base: list[dict[str, Any]]) -> None:
+    [webhook] = one(base, "ValidatingWebhookConfiguration")["webhooks"]
+    mutating = one(base, "MutatingWebhookConfiguration")["webhooks"][0]
+    assert webhook["clientConfig"]["service"] == {**mutating["clientConfig"]["service"], "path": "/validate"}
+    assert webhook["namespaceSelector"] == mutating["namespaceSelector"]
+    assert (webhook["sideEffects"], webhook["failurePolicy"], webhook["timeoutSeconds"]) == ("None", "Ignore", 3)
+    resources = {(group, resource) for rule in webhook["rules"] for group in rule["apiGroups"] for resource in rule["resources"]}
+    assert resources == {
+        ("apps", "deployments"),
+        ("apps", "statefulsets"),
+        ("apps", "daemonsets"),
+        ("apps", "replicasets"),
+        ("batch", "jobs"),
+        ("batch", "cronjobs"),
+    }
+    assert all(rule["operations"] == ["CREATE", "UPDATE"] for rule in webhook["rules"])
+    assert not any("/" in resource for _, resource in resources)  # no /scale, no /status
+
+
+def _opted(kind: str, label: object) -> dict[str, Any]:
+    labels = {} if label is None else {"workerguard.io/inject": label}
+    return workload_of(kind, make_pod(labels=labels)) if label is not None else _without_label(kind)
+
+
+def _without_label(kind: str) -> dict[str, Any]:
+    obj = workload_of(kind, make_pod())
+    template = obj["spec"]["jobTemplate"]["spec"]["template"] if kind == "CronJob" else obj["spec"]["template"]
+    del template["metadata"]["labels"]["workerguard.io/inject"]
+    return obj
+
+
+@pytest.mark.parametrize("kind", list(WORKLOADS))
+def test_the_match_condition_sends_exactly_the_opted_in_templates(base: list[dict[str, Any]], kind: str) -> None:
+    """Evaluated by a CEL implementation (cel-python) as the apiserver evaluates matchConditions: all must
+    be true for the request to be sent."""
+    import celpy
+
+    [webhook] = one(base, "ValidatingWebhookConfiguration")["webhooks"]
+    environment = celpy.Environment()
+    programs = [environment.program(environment.compile(c["expression"])) for c in webhook["matchConditions"]]
+
+    def sent(obj: dict[str, Any]) -> bool:
+        return all(bool(program.evaluate({"object": celpy.json_to_cel(obj)})) for program in programs)
+
+    assert sent(_opted(kind, "true"))
+    assert not sent(_opted(kind, "false"))
+    assert not sent(_without_label(kind))
+    bare = _without_label(kind)
+    template = bare["spec"]["jobTemplate"]["spec"]["template"] if kind == "CronJob" else bare["spec"]["template"]
+    del template["metadata"]
+    assert not sent(bare)
+    on_the_workload = _without_label(kind)
+    on_the_workload["metadata"]["labels"] = {"workerguard.io/inject": "true"}  # the workload's own labels do not count
+    assert not sent(on_the_workload)
 
 
 def test_our_namespace_is_labelled_out_of_injection(base: list[dict[str, Any]]) -> None:

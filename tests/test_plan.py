@@ -7,7 +7,7 @@ from typing import Any
 import jsonpointer
 import pytest
 
-from tests.conftest import deep, make_pod, validate
+from tests.conftest import deep, make_pod, validate, workload_of, WORKLOADS
 from webhook.core.annotations import STATUS
 from webhook.core.plan import DECISIONS_MAX, Plan, plan, PlanOptions
 from webhook.core.rules import parse_rules
@@ -304,7 +304,7 @@ def test_real_clashes_are_errors_naming_the_field(container: dict[str, Any], fie
 @pytest.mark.parametrize("kind", ["Pod", "Deployment", "CronJob"])
 def test_an_injected_object_without_its_status_is_recognised_by_content(kind: str) -> None:
     pod = make_pod({"workerguard.io/profile": "sidekiq", "workerguard.io/prestop-sleep": "5s"})
-    obj = pod if kind == "Pod" else _workload(kind, pod)
+    obj = pod if kind == "Pod" else workload_of(kind, pod)
     stripped = without_status(plan(obj).mutated())
     again = plan(stripped)
     assert (again.allowed, again.patch, again.errors) == (True, [], [])
@@ -542,37 +542,12 @@ def test_every_injected_value_is_explained_and_every_explanation_points_into_the
             assert any(path == op["path"] or path.startswith(op["path"] + "/") for path in explained), op["path"]
 
 
-WORKLOADS = {
-    "Deployment": ("apps/v1", ("spec", "template")),
-    "StatefulSet": ("apps/v1", ("spec", "template")),
-    "DaemonSet": ("apps/v1", ("spec", "template")),
-    "ReplicaSet": ("apps/v1", ("spec", "template")),
-    "Job": ("batch/v1", ("spec", "template")),
-    "CronJob": ("batch/v1", ("spec", "jobTemplate", "spec", "template")),
-}
-
-
-def _workload(kind: str, pod: dict[str, Any]) -> dict[str, Any]:
-    """A workload of that kind whose pod template is the pod."""
-    pod = deep(pod)
-    template = {
-        "metadata": {"labels": pod["metadata"]["labels"], "annotations": pod["metadata"]["annotations"]},
-        "spec": pod["spec"],
-    }
-    if kind == "Job" or kind == "CronJob":
-        template["spec"]["restartPolicy"] = "Never"
-    node: dict[str, Any] = {"template": template}
-    if kind == "CronJob":
-        node = {"schedule": "*/5 * * * *", "jobTemplate": {"spec": node}}
-    elif kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
-        node["selector"] = {"matchLabels": {"workerguard.io/inject": "true"}}
-    return {"apiVersion": WORKLOADS[kind][0], "kind": kind, "metadata": {"name": "w", "namespace": "jobs"}, "spec": node}
 
 
 @pytest.mark.parametrize("kind", list(WORKLOADS))
 def test_workloads_are_patched_at_their_pod_template(kind: str) -> None:
     path = WORKLOADS[kind][1]
-    result = injected(_workload(kind, make_pod({"workerguard.io/profile": "sidekiq"})))
+    result = injected(workload_of(kind, make_pod({"workerguard.io/profile": "sidekiq"})))
     prefix = "".join(f"/{key}" for key in path)
     assert all(op["path"].startswith(prefix + "/") for op in result.patch)
     assert result.profile == "sidekiq"

@@ -17,7 +17,7 @@ import jsonpatch
 import pytest
 import yaml
 
-from tests.conftest import make_pod, validate
+from tests.conftest import make_pod, validate, workload_of
 from tests.serverproc import review, Server, wait_until
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -253,7 +253,7 @@ def test_metrics_count_what_happened(client: httpx.Client) -> None:
     assert samples['workerguard_injections_total{profile="celery"}'] >= 1
     assert samples['workerguard_skips_total{reason="not_opted_in"}'] >= 1
     assert samples['workerguard_rejected_requests_total{status="400"}'] >= 1
-    assert samples['workerguard_admission_requests_total{decision="patched",operation="CREATE"}'] >= 1
+    assert samples['workerguard_admission_requests_total{decision="patched",operation="CREATE",webhook="mutate"}'] >= 1
     assert samples['workerguard_validation_failures_total{action="denied"}'] >= 1
     assert samples["workerguard_certificate_expiry_timestamp_seconds"] > time.time()
     for bucket in ("0.005", "0.025", "0.1"):
@@ -287,3 +287,87 @@ def test_one_json_log_line_per_admission_written_within_a_second(server: Server,
         "decision": "patched",
     }
     assert isinstance(line["duration_ms"], float) and line["reasons"] == []
+
+
+# --- /validate: workloads --------------------------------------------------------------------------
+
+WORKLOAD_GROUPS = {
+    "Deployment": "apps",
+    "StatefulSet": "apps",
+    "DaemonSet": "apps",
+    "ReplicaSet": "apps",
+    "Job": "batch",
+    "CronJob": "batch",
+}
+
+
+def workload_review(obj: dict[str, object], operation: str = "CREATE", sub_resource: str | None = None) -> dict[str, object]:
+    kind = str(obj["kind"])
+    request: dict[str, object] = {
+        "uid": f"validate-{kind}-{operation}",
+        "operation": operation,
+        "namespace": "jobs",
+        "kind": {"group": WORKLOAD_GROUPS.get(kind, ""), "version": "v1", "kind": kind},
+        "resource": {"group": WORKLOAD_GROUPS.get(kind, ""), "version": "v1", "resource": kind.lower() + "s"},
+        "object": obj,
+    }
+    if sub_resource:
+        request["subResource"] = sub_resource
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+
+
+def _workload(kind: str, annotations: dict[str, str], **container: object) -> dict[str, object]:
+    return workload_of(kind, make_pod(annotations, **container))
+
+
+@pytest.mark.parametrize("operation", ["CREATE", "UPDATE"])
+@pytest.mark.parametrize("kind", list(WORKLOAD_GROUPS))
+def test_validate_answers_a_workload_with_its_pods_warnings(client: httpx.Client, kind: str, operation: str) -> None:
+    obj = _workload(kind, {"workerguard.io/profile": "sidekiq"}, command=["sh", "-c", "bundle exec sidekiq -t 25"])
+    answer = client.post("/validate", json=workload_review(obj, operation))
+    assert answer.status_code == 200
+    response = answer.json()["response"]
+    preview = client.post("/preview", json=obj).json()
+    assert response["uid"] == f"validate-{kind}-{operation}"
+    assert response["allowed"] is True and "patch" not in response and "patchType" not in response
+    assert response["warnings"] == [f"workerguard {w['code']}: {w['message']}" for w in preview["warnings"]]
+    assert any("shell_wrapped_command" in warning for warning in response["warnings"])
+
+
+@pytest.mark.parametrize("operation", ["CREATE", "UPDATE"])
+@pytest.mark.parametrize("kind", list(WORKLOAD_GROUPS))
+def test_validate_denies_what_the_pods_would_be_denied_for_naming_the_annotation(
+    client: httpx.Client, kind: str, operation: str
+) -> None:
+    obj = _workload(kind, {"workerguard.io/shutdown-timout": "10m"})
+    response = client.post("/validate", json=workload_review(obj, operation)).json()["response"]
+    assert response["allowed"] is False and response["status"]["code"] == 400
+    assert "annotations[workerguard.io/shutdown-timout]" in response["status"]["message"]
+    assert "did you mean workerguard.io/shutdown-timeout?" in response["status"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("operation", "sub_resource"), [("UPDATE", "scale"), ("UPDATE", "status"), ("DELETE", None), ("CONNECT", None)]
+)
+def test_validate_never_refuses_scaling_status_or_other_operations(
+    client: httpx.Client, operation: str, sub_resource: str | None
+) -> None:
+    obj = _workload("Deployment", {"workerguard.io/shutdown-timout": "10m"})
+    response = client.post("/validate", json=workload_review(obj, operation, sub_resource)).json()["response"]
+    assert response == {"uid": f"validate-Deployment-{operation}", "allowed": True}
+
+
+def test_validate_answers_a_server_dry_run_like_a_real_apply(client: httpx.Client) -> None:
+    obj = _workload("Deployment", {"workerguard.io/readiness-max-age": "abc"})
+    real = client.post("/validate", json=workload_review(obj)).json()["response"]
+    body = workload_review(obj)
+    request = body["request"]
+    assert isinstance(request, dict)
+    request["dryRun"] = True
+    dry = client.post("/validate", json=body).json()["response"]
+    assert dry == real and real["allowed"] is False
+
+
+def test_validate_leaves_pods_to_mutate(client: httpx.Client) -> None:
+    body = review(make_pod({"workerguard.io/shutdown-timout": "10m"}))
+    assert client.post("/validate", json=body).json()["response"] == {"uid": "uid-1", "allowed": True}

@@ -76,7 +76,7 @@ def test_a_pasted_deployment_shows_the_injected_lines_and_why(browser: webdriver
         row.find_elements(By.TAG_NAME, "td")[0].text: row.find_elements(By.TAG_NAME, "td")[2].text
         for row in result.find_elements(By.CSS_SELECTOR, "[data-testid=explanations] tr")[1:]
     }
-    assert sources["shutdown-timeout"] == "profile:generic"  # the server's built-in rules: no rules file given
+    assert sources["shutdown-timeout"] == "command"  # sidekiq -t 600 in its command; built-in rules, no rules file
     assert sources["container"] == "default (first container)"
     assert "shell_wrapped_command" in result.find_element(By.CSS_SELECTOR, "[data-testid=warnings]").text
     assert '"op": "add"' in result.find_element(By.CSS_SELECTOR, "[data-testid=patch]").text

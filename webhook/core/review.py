@@ -121,9 +121,35 @@ def answer(body: object, rules: RuleSet, options: PlanOptions, decider: Decider 
     return _review(verdict, uid, operation, namespace, _pod_name(request, obj))
 
 
-def verdict_of(outcome: Plan) -> Verdict:
+# What /validate is registered for: workloads whose pod template workerguard would inject.
+WORKLOAD_KINDS = frozenset(
+    {("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"), ("apps", "ReplicaSet"), ("batch", "Job"), ("batch", "CronJob")}
+)
+
+
+def answer_validation(body: object, rules: RuleSet, options: PlanOptions) -> Review:
+    """A workload's CREATE or UPDATE, judged by what its pods would get: the same warnings, and a denial
+    for what the pods would be denied for, so `kubectl apply` shows them. It never patches (a validating
+    webhook cannot), and never refuses a subresource (/scale, /status) or any other operation."""
+    request = _request_of(body)
+    uid, operation = request["uid"], request["operation"]
+    namespace = request.get("namespace") or ""
+    kind = request.get("kind")
+    group_kind = (kind.get("group", ""), kind.get("kind")) if isinstance(kind, dict) else None
+    if operation not in ("CREATE", "UPDATE") or request.get("subResource") or group_kind not in WORKLOAD_KINDS:
+        skip = Skip("operation_ignored" if operation not in ("CREATE", "UPDATE") else "not_a_workload", "only workload CREATE and UPDATE are validated")
+        return _review(Verdict({"allowed": True}, "allowed", (skip.code,)), uid, operation, namespace, _pod_name(request, None))
+    obj = request.get("object")
+    if not isinstance(obj, dict):
+        raise BadRequest("request.object is not an object")
+    outcome = plan(obj, rules, replace(options, namespace=namespace or None))
+    verdict = verdict_of(outcome, with_patch=False)
+    return _review(verdict, uid, operation, namespace, _pod_name(request, obj))
+
+
+def verdict_of(outcome: Plan, with_patch: bool = True) -> Verdict:
     fields: dict[str, Any] = {"allowed": outcome.allowed}
-    if outcome.patch:
+    if outcome.patch and with_patch:
         fields["patchType"] = "JSONPatch"
         fields["patch"] = base64.b64encode(orjson.dumps(outcome.patch)).decode()
     if outcome.warnings:
@@ -133,7 +159,7 @@ def verdict_of(outcome: Plan) -> Verdict:
         fields["status"] = {"code": DENIED_STATUS_CODE, "message": message}
         decision = "denied"
     else:
-        decision = "patched" if outcome.patch else "allowed"
+        decision = "patched" if outcome.patch and with_patch else "allowed"
     reasons = tuple(warning.code for warning in outcome.warnings)
     if outcome.skip is not None:
         reasons = (outcome.skip.code, *reasons)

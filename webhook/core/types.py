@@ -50,6 +50,7 @@ SKIP_CODES = frozenset(
     {
         "operation_ignored",
         "not_a_pod",
+        "not_a_workload",
         "unsupported_kind",
         "excluded_namespace",
         "not_opted_in",

@@ -23,7 +23,7 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.admissions = Counter(
-            "workerguard_admission_requests", "AdmissionReviews answered", ["operation", "decision"], registry=r
+            "workerguard_admission_requests", "AdmissionReviews answered", ["webhook", "operation", "decision"], registry=r
         )
         self.injections = Counter("workerguard_injections", "Pods injected, by profile", ["profile"], registry=r)
         self.rule_matches = Counter("workerguard_rule_matches", "Injected pods a rule matched, by rule", ["rule"], registry=r)
