@@ -10,10 +10,17 @@ COPY pyproject.toml README.md ./
 COPY webhook ./webhook
 RUN /opt/workerguard/bin/pip install --only-binary=:all: . \
  && /opt/workerguard/bin/workerguard --version
+# The static busybox that `workerguard.io/probe-shell: bundled` copies into pods whose image has no shell.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends busybox-static \
+ && mkdir -p /opt/probe-helper \
+ && cp /bin/busybox /opt/probe-helper/busybox \
+ && /opt/probe-helper/busybox true
 
 FROM ${PYTHON_IMAGE}
 ENV PATH=/opt/workerguard/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 COPY --from=build /opt/workerguard /opt/workerguard
+COPY --from=build /opt/probe-helper/busybox /usr/local/lib/workerguard/busybox
 # A numeric non-root user, so Kubernetes' runAsNonRoot can verify it without /etc/passwd.
 USER 65532:65532
 EXPOSE 8443

@@ -6,8 +6,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: serve test test-workers examples bench bench-isolation fuzz soak install debian-packages clean
 
-# What the tests run for real: shells (dash, busybox), and Chromium with its driver for the page.
-TEST_DEBIAN_PACKAGES := busybox dash chromium chromium-driver
+# What the tests run for real: shells (dash, busybox: the static build, as probe-shell: bundled ships it),
+# and Chromium with its driver for the page.
+TEST_DEBIAN_PACKAGES := busybox-static dash chromium chromium-driver
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import deep, make_pod, validate, workload_of, WORKLOADS
 from webhook.core.annotations import STATUS
+from webhook.core.inject import ProbeHelper
 from webhook.core.plan import DECISIONS_MAX, Plan, plan, PlanOptions
 from webhook.core.rules import parse_rules
 from webhook.core.types import WARNING_MAX_CHARS, WARNINGS_MAX
@@ -182,9 +183,13 @@ def test_probes_honour_the_settings() -> None:
     )
     container = container_of(result)
     assert "if [ \"$a\" -gt 90 ]; then" in container["readinessProbe"]["exec"]["command"][2]
-    assert "if [ \"$a\" -gt 600 ]; then" in container["livenessProbe"]["exec"]["command"][2]
+    # Liveness every 60s (a fifth of 10m, at most a minute); one run fails from 600 - 2 x 60 = 480s, so
+    # the third failure in a row, the restart, comes once the worker has been silent for 10m.
+    assert "if [ \"$a\" -gt 480 ]; then" in container["livenessProbe"]["exec"]["command"][2]
+    assert "(liveness restarts it at 600s)" in container["livenessProbe"]["exec"]["command"][2]
     assert container["startupProbe"]["failureThreshold"] == 4  # ceil(60 / 15)
-    assert {container[p]["periodSeconds"] for p in ("readinessProbe", "livenessProbe", "startupProbe")} == {15}
+    assert {container[p]["periodSeconds"] for p in ("readinessProbe", "startupProbe")} == {15}
+    assert container["livenessProbe"]["periodSeconds"] == 60
 
 
 def test_off_switches_leave_out_liveness_and_startup() -> None:
@@ -608,7 +613,7 @@ def test_the_same_annotations_under_other_matching_rules_are_a_different_questio
     rules = parse_rules({"rules": [{"name": "billing", "match": {"namespaces": ["billing"]}, "set": {"probe-period": "15s"}}]})
     for namespace, period in [("billing", 15), ("jobs", 10), ("billing", 15)]:
         result = injected(make_pod(namespace=namespace), rules=rules)
-        assert container_of(result)["livenessProbe"]["periodSeconds"] == period, namespace
+        assert container_of(result)["readinessProbe"]["periodSeconds"] == period, namespace
 
 
 def test_changing_one_mutated_pod_never_changes_what_the_next_pod_gets() -> None:
@@ -669,3 +674,93 @@ def test_an_annotation_that_contradicts_the_command_wins_with_a_warning() -> Non
     assert warning.admission_text() == (
         "workerguard shutdown_timeout_differs_from_command: shutdown-timeout 60s, but the command says sidekiq -t 600"
     )
+
+
+# --- probe-shell and the probe budget ------------------------------------------------------------------
+
+
+def test_the_bundled_shell_adds_a_first_init_container_a_bigger_volume_and_absolute_commands() -> None:
+    pod = make_pod({"workerguard.io/probe-shell": "bundled", "workerguard.io/prestop-sleep": "5s"})
+    pod["spec"]["initContainers"] = [{"name": "migrate", "image": "app:1", "command": ["/app/migrate"]}]
+    pod["spec"]["securityContext"] = {"runAsNonRoot": True, "runAsUser": 1000}
+    options = PlanOptions(probe_helper=ProbeHelper("registry.example/workerguard:2", "/opt/bb"))
+    mutated = injected(pod, options=options).mutated()
+    first, user = mutated["spec"]["initContainers"]
+    assert user["name"] == "migrate"
+    assert first["name"] == "workerguard-probe-shell" and first["image"] == "registry.example/workerguard:2"
+    assert first["command"] == ["/opt/bb", "cp", "/opt/bb", "/var/run/workerguard/busybox"]
+    assert first["volumeMounts"] == [{"name": "workerguard-heartbeat", "mountPath": "/var/run/workerguard"}]
+    assert first["securityContext"]["runAsNonRoot"] and first["securityContext"]["readOnlyRootFilesystem"]
+    assert first["resources"]["limits"] == {"cpu": "100m", "memory": "16Mi"}
+    assert mutated["spec"]["volumes"] == [{"name": "workerguard-heartbeat", "emptyDir": {"sizeLimit": "8Mi"}}]
+    container = mutated["spec"]["containers"][0]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["exec"]["command"][:3] == ["/var/run/workerguard/busybox", "sh", "-c"]
+    assert container["lifecycle"]["preStop"]["exec"]["command"][0] == "/var/run/workerguard/busybox"
+
+
+def test_the_image_shell_stays_the_default_with_a_small_volume_and_no_init_container() -> None:
+    mutated = injected(make_pod()).mutated()
+    assert "initContainers" not in mutated["spec"]
+    assert mutated["spec"]["volumes"][0]["emptyDir"] == {"sizeLimit": "1Mi"}
+    assert mutated["spec"]["containers"][0]["readinessProbe"]["exec"]["command"][:2] == ["sh", "-c"]
+
+
+def test_rules_choose_the_bundled_shell_by_image() -> None:
+    rules = parse_rules({"rules": [{"name": "distroless", "match": {"images": ["gcr.io/distroless/*"]}, "set": {"probe-shell": "bundled"}}]})
+    distroless = make_pod(image="gcr.io/distroless/static:nonroot")
+    assert "initContainers" in injected(distroless, rules=rules).mutated()["spec"]
+    assert "initContainers" not in injected(make_pod(), rules=rules).mutated()["spec"]
+
+
+def test_an_init_container_with_our_name_is_a_clash() -> None:
+    pod = make_pod({"workerguard.io/probe-shell": "bundled"})
+    pod["spec"]["initContainers"] = [{"name": "workerguard-probe-shell", "image": "x"}]
+    result = plan(pod)
+    assert not result.allowed and result.errors[0].field == "spec.initContainers"
+
+
+@pytest.mark.parametrize(
+    ("annotations", "readiness_period", "liveness_period", "runs", "warned"),
+    [
+        ({}, 10, 60, 7, False),  # the defaults: 6 readiness + 1 liveness runs a minute
+        ({"workerguard.io/profile": "sidekiq"}, 10, 60, 7, False),
+        ({"workerguard.io/liveness-max-age": "off"}, 10, None, 6, False),
+        ({"workerguard.io/probe-period": "5s", "workerguard.io/readiness-max-age": "30s"}, 5, 30, 14, True),
+        ({"workerguard.io/probe-period": "2s", "workerguard.io/readiness-max-age": "6s", "workerguard.io/liveness-max-age": "1h"}, 2, 60, 31, True),
+    ],
+)
+def test_probe_runs_per_minute_stay_within_the_budget_and_beyond_twelve_warn(
+    annotations: dict[str, str], readiness_period: int, liveness_period: int | None, runs: int, warned: bool
+) -> None:
+    result = injected(make_pod(annotations))
+    container = container_of(result)
+    assert container["readinessProbe"]["periodSeconds"] == readiness_period
+    assert container.get("livenessProbe", {}).get("periodSeconds") == liveness_period
+    per_minute = 60 / readiness_period + (60 / liveness_period if liveness_period else 0)
+    assert round(per_minute) == runs
+    costly = [w.message for w in result.warnings if w.code == "probe_runs_costly"]
+    assert costly == ([f"{runs} exec probe runs a minute per pod, each about 25ms of node CPU; raise probe-period"] if warned else [])
+
+
+@pytest.mark.parametrize(("readiness", "liveness"), [(60, 300), (30, 120), (60, 60), (10, 3600), (3, 6)])
+def test_liveness_restarts_once_the_worker_has_been_silent_for_liveness_max_age(readiness: int, liveness: int) -> None:
+    """Simulated as kubelet runs it: a probe every period from a random phase, restart at the third
+    failure in a row. The restart comes between liveness-max-age and one liveness period after it, and
+    never before readiness has failed."""
+    annotations = {
+        "workerguard.io/readiness-max-age": f"{readiness}s",
+        "workerguard.io/liveness-max-age": f"{liveness}s",
+        "workerguard.io/probe-period": "1s" if readiness < 20 else "10s",
+    }
+    container = container_of(injected(make_pod(annotations)))
+    probe = container["livenessProbe"]
+    period, threshold = probe["periodSeconds"], probe["failureThreshold"]
+    limit = int(probe["exec"]["command"][2].split('if [ "$a" -gt ')[1].split(" ]")[0])
+    for phase in range(period):
+        failures, t = 0, phase
+        while failures < threshold:
+            failures = failures + 1 if t > limit else 0
+            t += period
+        restart = t - period
+        assert liveness <= restart <= liveness + period, (phase, restart)

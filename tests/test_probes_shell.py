@@ -17,7 +17,8 @@ import pytest
 
 from tests.conftest import make_pod
 from tests.serverproc import wait_until
-from webhook.core.plan import plan
+from webhook.core.inject import ProbeHelper
+from webhook.core.plan import plan, PlanOptions
 
 READINESS, LIVENESS = 60, 300
 
@@ -275,7 +276,11 @@ MESSAGES = {
     ),
     "stale for liveness": (
         lambda d: write_unix(d / "heartbeat", str(now() - 400)),
-        {name: f"workerguard: heartbeat {{d}}/heartbeat is 400s old ({name} allows {allows}s)\n" for name, allows in (("startup", 60), ("readiness", 60), ("liveness", 300))},
+        {
+            "startup": "workerguard: heartbeat {d}/heartbeat is 400s old (startup allows 60s)\n",
+            "readiness": "workerguard: heartbeat {d}/heartbeat is 400s old (readiness allows 60s)\n",
+            "liveness": "workerguard: heartbeat {d}/heartbeat is 400s old (liveness restarts it at 300s)\n",
+        },
     ),
     "from the future": (
         lambda d: write_unix(d / "heartbeat", str(now() + 3600)),
@@ -320,3 +325,83 @@ def test_a_previous_containers_beat_is_named_by_the_startup_probe(shell: str, wo
         assert output.endswith("s before it started)\n") and output.count("\n") == 1
     finally:
         container.stop()
+
+
+# --- probe-shell: bundled ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def static_busybox() -> str:
+    """Debian's busybox-static, as the helper image ships it: applets run with no PATH and no libc."""
+    busybox = shutil.which("busybox")
+    assert busybox, "busybox-static is not installed: make test installs it"
+    check = subprocess.run([busybox, "sh", "-c", "cat /dev/null"], env={"PATH": "/nonexistent"}, capture_output=True)
+    assert check.returncode == 0, "this busybox needs PATH for its applets: make test installs busybox-static"
+    return busybox
+
+
+def bundled_commands(directory: Path, helper_path: str) -> tuple[list[str], dict[str, list[str]]]:
+    pod = make_pod(
+        {
+            "workerguard.io/heartbeat-path": f"{directory}/heartbeat",
+            "workerguard.io/probe-shell": "bundled",
+            "workerguard.io/prestop-sleep": "1s",
+        }
+    )
+    options = PlanOptions(probe_helper=ProbeHelper("registry.example/workerguard:1", helper_path))
+    mutated = plan(pod, options=options).mutated()
+    [init] = mutated["spec"]["initContainers"]
+    container = mutated["spec"]["containers"][0]
+    commands = {name: container[f"{name}Probe"]["exec"]["command"] for name in ("startup", "readiness", "liveness")}
+    commands["preStop"] = container["lifecycle"]["preStop"]["exec"]["command"]
+    return init["command"], commands
+
+
+def run_bare(argv: list[str]) -> tuple[int, str]:
+    """As kubelet runs an exec probe in an image with nothing in it: no PATH, no environment at all."""
+    result = subprocess.run(argv, env={}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
+    return result.returncode, result.stdout.decode()
+
+
+BUNDLED_STATES = {
+    "fresh": (lambda d: write_unix(d / "heartbeat", str(now())), {}),
+    "stale": (
+        lambda d: write_unix(d / "heartbeat", str(now() - 90)),
+        {
+            "startup": "workerguard: heartbeat {d}/heartbeat is 90s old (startup allows 60s)\n",
+            "readiness": "workerguard: heartbeat {d}/heartbeat is 90s old (readiness allows 60s)\n",
+        },
+    ),
+    "missing": (lambda d: None, {name: "workerguard: no heartbeat yet at {d}/heartbeat\n" for name in ("startup", "readiness", "liveness")}),
+    "draining": (
+        lambda d: (write_unix(d / "heartbeat", str(now())), (d / "draining").write_text("")),
+        {"readiness": "workerguard: draining since preStop\n"},
+    ),
+}
+
+
+@pytest.mark.parametrize("state", list(BUNDLED_STATES))
+def test_the_bundled_shell_runs_every_probe_with_no_path_and_no_image_files(
+    state: str, workdir: Path, static_busybox: str
+) -> None:
+    init, commands = bundled_commands(workdir, static_busybox)
+    assert init == [static_busybox, "cp", static_busybox, f"{workdir}/busybox"]
+    assert run_bare(init) == (0, "")  # the init container's own command
+    assert os.access(workdir / "busybox", os.X_OK)
+    for argv in commands.values():
+        assert argv[:3] == [f"{workdir}/busybox", "sh", "-c"]
+    prepare, expected = BUNDLED_STATES[state]
+    wait_until(lambda: time.time() % 1 < 0.5, interval=0.01)
+    prepare(workdir)
+    for name in ("readiness", "liveness", "startup"):
+        message = expected.get(name, "").format(d=workdir)
+        assert run_bare(commands[name]) == (1 if message else 0, message), name
+
+
+def test_the_bundled_prestop_marks_draining_with_no_path(workdir: Path, static_busybox: str) -> None:
+    init, commands = bundled_commands(workdir, static_busybox)
+    run_bare(init)
+    write_unix(workdir / "heartbeat", str(now()))
+    assert run_bare(commands["preStop"]) == (0, "")
+    assert (workdir / "draining").exists()
+    assert run_bare(commands["readiness"]) == (1, "workerguard: draining since preStop\n")

@@ -74,7 +74,9 @@ def test_golden_pods_through_mutate_match_the_golden_objects(client: httpx.Clien
 
 def test_warnings_and_denials_have_their_fields(client: httpx.Client) -> None:
     warned = mutate(client, review(make_pod({"workerguard.io/probe-period": "3s"}, namespace=None))).json()["response"]
-    assert warned["warnings"] == ["workerguard probe_period_costly: probe period 3s: exec probes cost node CPU, 10s is typical"]
+    assert warned["warnings"] == [
+        "workerguard probe_runs_costly: 21 exec probe runs a minute per pod, each about 25ms of node CPU; raise probe-period"
+    ]
     denied = mutate(client, review(make_pod({"workerguard.io/readiness-max-age": "abc"}, namespace=None))).json()["response"]
     assert denied["allowed"] is False and "patch" not in denied
     assert denied["status"] == {

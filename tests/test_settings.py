@@ -143,7 +143,6 @@ def test_relations_blame_the_setting_the_user_changed(values: dict[str, int], fi
 @pytest.mark.parametrize(
     ("values", "code"),
     [
-        ({"probe-period": 3, "readiness-max-age": 60}, "probe_period_costly"),
         ({"liveness-max-age": 60}, "liveness_equals_readiness"),
     ],
 )

@@ -71,6 +71,12 @@ def worker(request: pytest.FixtureRequest) -> Iterator[Worker]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def restart_after(worker: Worker, first_failure_at: float) -> float:
+    """When kubelet restarts: its third liveness failure in a row, one liveness period apart."""
+    period = worker.injected.periods["liveness"]
+    return first_failure_at + (worker.injected.thresholds["liveness"] - 1) * period
+
+
 def record(worker: Worker, scenario: str, **figures: object) -> None:
     REPORT.setdefault(worker.name, {})[scenario] = figures
 
@@ -95,9 +101,16 @@ def test_all_slots_stuck_fail_liveness_after_stuck_after_and_readiness_no_later(
     liveness = first_failure(worker, "liveness", limit - (time.monotonic() - enqueued), 0.25)
     assert readiness is not None and liveness is not None, worker.log()[-2000:]
     liveness_at = time.monotonic() - enqueued
-    readiness_at = readiness
-    assert seconds("stuck-after") <= readiness_at <= liveness_at <= limit
-    record(worker, "b_stuck", readiness_fails_at_s=round(readiness_at, 1), liveness_fails_at_s=round(liveness_at, 1), bound_s=limit)
+    restart_at = restart_after(worker, liveness_at)
+    assert seconds("stuck-after") <= readiness <= restart_at <= limit
+    record(
+        worker,
+        "b_stuck",
+        readiness_fails_at_s=round(readiness, 1),
+        liveness_first_fails_at_s=round(liveness_at, 1),
+        restart_at_s=round(restart_at, 1),
+        bound_s=limit,
+    )
 
 
 def test_a_long_healthy_job_never_fails_a_probe(worker: Worker) -> None:
@@ -123,11 +136,14 @@ def test_a_frozen_or_killed_worker_fails_its_probes(worker: Worker, how: str) ->
     readiness = first_failure(worker, "readiness", seconds("readiness-max-age") + SLACK, 0.25)
     liveness = first_failure(worker, "liveness", seconds("liveness-max-age") + SLACK, 0.25)
     assert readiness is not None and liveness is not None
+    restart = restart_after(worker, time.monotonic() - stopped)
+    assert restart <= seconds("liveness-max-age") + SLACK
     record(
         worker,
         f"d_{how}",
         readiness_fails_after_s=round(readiness, 1),
-        liveness_fails_after_s=round(time.monotonic() - stopped, 1),
+        liveness_first_fails_after_s=round(time.monotonic() - stopped, 1),
+        restart_after_s=round(restart, 1),
     )
 
 

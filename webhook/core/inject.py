@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from webhook import __version__
 from webhook.core import probes
 from webhook.core.annotations import SAFE_TO_EVICT, SAFE_TO_EVICT_LOCAL_VOLUMES
 from webhook.core.patch import PatchBuilder
-from webhook.core.settings import Resolved
+from webhook.core.settings import BUNDLED_SHELL_NAME, Resolved
 from webhook.core.types import JSONObject, PlanWarning, Problem
 from webhook.core.workload import PodView
 
@@ -26,6 +27,9 @@ STUCK_AFTER_ENV = "WORKERGUARD_STUCK_AFTER"
 BEAT_INTERVAL_ENV = "WORKERGUARD_BEAT_INTERVAL"
 VOLUME_NAME = "workerguard-heartbeat"
 VOLUME_SIZE_LIMIT = "1Mi"
+# Room for the bundled static busybox (about 2 MB) besides the heartbeat.
+BUNDLED_VOLUME_SIZE_LIMIT = "8Mi"
+PROBE_SHELL_INIT_NAME = "workerguard-probe-shell"
 GRACE_MARGIN_SECONDS = 5
 KUBERNETES_DEFAULT_GRACE_SECONDS = 30
 _PROBES = (
@@ -40,6 +44,18 @@ WriterEnv = dict[str, tuple[str, tuple[str, ...]]]
 _EXEC_AT_COMMAND_START = re.compile(r"(^|[;&|(]\s*)exec\s")
 # Absolute paths inside a command word, including a script's words (`cd /app && exec ./run`).
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.~/:-])/[\w.@+-]+(?:/[\w.@+-]+)*")
+
+
+DEFAULT_HELPER_IMAGE = f"workerguard:{__version__}"
+DEFAULT_HELPER_PATH = "/usr/local/lib/workerguard/busybox"
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeHelper:
+    """The image that holds a static busybox for probe-shell: bundled, and its path inside that image."""
+
+    image: str = DEFAULT_HELPER_IMAGE
+    path: str = DEFAULT_HELPER_PATH
 
 
 @dataclass
@@ -62,7 +78,9 @@ def paths_by_setting(shaped: list[tuple[str, tuple[str, ...]]]) -> dict[str, lis
     return paths
 
 
-def inject(pod: PodView, index: int, settings: Resolved, extra_annotations: Mapping[str, str]) -> Injection:
+def inject(
+    pod: PodView, index: int, settings: Resolved, extra_annotations: Mapping[str, str], helper: ProbeHelper = ProbeHelper()
+) -> Injection:
     container = pod.spec["containers"][index]
     base = f"{pod.pointer}/spec/containers/{index}"
     where = f"{pod.field_prefix}spec.containers[{index}]"
@@ -72,7 +90,13 @@ def inject(pod: PodView, index: int, settings: Resolved, extra_annotations: Mapp
     _check_clashes(container, env, where, settings["heartbeat-path"], step)
     if step.problems:
         return step
-    _add_volume(pod, volume, step)
+    bundled = settings["probe-shell"] == "bundled"
+    if bundled and any(isinstance(c, dict) and c.get("name") == PROBE_SHELL_INIT_NAME for c in pod.spec.get("initContainers") or []):
+        step.problems.append(Problem(f"{pod.field_prefix}spec.initContainers", f"an init container is already named {PROBE_SHELL_INIT_NAME}"))
+        return step
+    _add_volume(pod, volume, bundled, step)
+    if bundled:
+        _add_probe_shell_init(pod, volume, settings["heartbeat-path"], helper, step)
     _add_mount_and_env(container, env, base, settings["heartbeat-path"], volume, step)
     _add_probes(container, base, settings, step)
     _add_prestop(container, base, settings, step)
@@ -166,9 +190,41 @@ def _check_clashes(
             )
 
 
-def _add_volume(pod: PodView, volume: str, step: Injection) -> None:
-    value = {"name": volume, "emptyDir": {"sizeLimit": VOLUME_SIZE_LIMIT}}
-    step.record(step.builder.append(f"{pod.pointer}/spec/volumes", pod.spec.get("volumes"), value), "heartbeat-path")
+def _add_volume(pod: PodView, volume: str, bundled: bool, step: Injection) -> None:
+    value = {"name": volume, "emptyDir": {"sizeLimit": BUNDLED_VOLUME_SIZE_LIMIT if bundled else VOLUME_SIZE_LIMIT}}
+    path = step.builder.append(f"{pod.pointer}/spec/volumes", pod.spec.get("volumes"), value)
+    step.record(path, "heartbeat-path", *(("probe-shell",) if bundled else ()))
+
+
+def _add_probe_shell_init(pod: PodView, volume: str, heartbeat_path: str, helper: ProbeHelper, step: Injection) -> None:
+    """An init container that copies the helper image's static busybox next to the heartbeat, so probes run
+    in images with no shell (distroless, scratch). It goes first: it needs nothing from the others, and
+    nothing a user's init container does can fail it or run before the shell is in place."""
+    directory = posixpath.dirname(heartbeat_path)
+    init = {
+        "name": PROBE_SHELL_INIT_NAME,
+        "image": helper.image,
+        # busybox's own cp: the helper image needs no shell either.
+        "command": [helper.path, "cp", helper.path, probes.marker(heartbeat_path, BUNDLED_SHELL_NAME)],
+        "volumeMounts": [{"name": volume, "mountPath": directory}],
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "16Mi"}},
+        # Runs as any restricted pod may: the emptyDir is writable by every user, the copy stays executable.
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": 65532,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    current = pod.spec.get("initContainers")
+    path = f"{pod.pointer}/spec/initContainers"
+    if current is None:
+        step.builder.add(path, [init])
+    else:
+        step.builder.add(f"{path}/0", init)
+    step.record(f"{path}/0", "probe-shell", "heartbeat-path")
 
 
 def _add_mount_and_env(

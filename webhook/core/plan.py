@@ -19,8 +19,9 @@ from webhook.core.annotations import (
     read_pod_annotations,
     STATUS,
 )
+from webhook.core import probes
 from webhook.core.commands import command_timeout
-from webhook.core.inject import carries_injection, inject, paths_by_setting
+from webhook.core.inject import carries_injection, inject, paths_by_setting, ProbeHelper
 from webhook.core.profiles import DEFAULT_PROFILE
 from webhook.core.rules import BUILTIN_RULES, Rule, RuleSet, Target
 from webhook.core.settings import check_relations, resolve, Resolved, SPECS
@@ -37,6 +38,8 @@ class PlanOptions:
     namespace: str | None = None
     own_namespace: str = "workerguard"
     on_invalid: str = "deny"
+    # Where probe-shell: bundled takes its static busybox from (server settings).
+    probe_helper: ProbeHelper = ProbeHelper()
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +134,7 @@ def _plan_injection(obj: JSONObject, pod: PodView, namespace: str, rules: RuleSe
     if carries_injection(pod, index, settings["heartbeat-path"]):
         return _skipped(obj, Skip("already_injected", "it already carries workerguard's heartbeat volume, mount and env"))
     settings, status, said = _with_command_timeout(pod, index, settings, decision)
-    step = inject(pod, index, settings, {STATUS: status})
+    step = inject(pod, index, settings, {STATUS: status}, options.probe_helper)
     if step.problems:
         return _deny_or_allow(obj, step.problems, list(decision.warnings), options)
     container_name = pod.spec["containers"][index]["name"]
@@ -195,6 +198,8 @@ def _decide(pod: PodView, matched: list[Rule], rules: RuleSet) -> Decision:
         return Decision(profile_name, profile_source, rule_names, None, tuple(problems), (), "")
     settings = resolve([profile.layer(), *(rule.layer() for rule in matched), own.layer])
     relation_problems, warnings = check_relations(settings)
+    if not relation_problems:
+        warnings += probes.budget_warnings(settings)
     status = _status(profile_name, rule_names, settings)
     return Decision(profile_name, profile_source, rule_names, settings, (*problems, *relation_problems), tuple(warnings), status)
 

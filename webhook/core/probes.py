@@ -10,8 +10,8 @@ import functools
 import math
 import posixpath
 
-from webhook.core.settings import DRAINING_MARKER_NAME, NOT_READY_MARKER_NAME, Resolved
-from webhook.core.types import JSONObject
+from webhook.core.settings import BUNDLED_SHELL_NAME, DRAINING_MARKER_NAME, NOT_READY_MARKER_NAME, Resolved
+from webhook.core.types import JSONObject, PlanWarning
 
 LIVENESS_FAILURE_THRESHOLD = 3
 PROBE_TIMEOUT_MAX_SECONDS = 5
@@ -38,7 +38,7 @@ _AGE_CHECK = (
     "a=$(( $(date +%s) - t )); "
     'if [ "$a" -lt 0 ]; then ' + _FAIL.format(text="heartbeat %s is %ss in the future", args=' "{file}" "$((-a))"') + "; fi; "
     'if [ "$a" -gt {max_age} ]; then '
-    + _FAIL.format(text="heartbeat %s is %ss old ({probe} allows {max_age}s)", args=' "{file}" "$a"')
+    + _FAIL.format(text="heartbeat %s is %ss old ({allowance})", args=' "{file}" "$a"')
     + "; fi"
 )
 # The emptyDir outlives the container, and so does a previous container's last beat: only a beat at or
@@ -77,11 +77,11 @@ def draining_marker(heartbeat_path: str) -> str:
     return marker(heartbeat_path, DRAINING_MARKER_NAME)
 
 
-def freshness_script(heartbeat_path: str, heartbeat_format: str, max_age: int, probe: str = "liveness") -> str:
+def freshness_script(heartbeat_path: str, heartbeat_format: str, max_age: int, allowance: str) -> str:
     """Exit 0 only when the heartbeat is at most max_age seconds old; every failure path says why and
-    exits 1. Leaves the beat's time in $t for what follows."""
+    exits 1 (`allowance` ends the age message: "readiness allows 60s"). Leaves the beat's time in $t."""
     read = _UNIX_READ if heartbeat_format == "unix" else _MTIME_READ
-    age = _AGE_CHECK.format(file=heartbeat_path, max_age=max_age, probe=probe)
+    age = _AGE_CHECK.format(file=heartbeat_path, max_age=max_age, allowance=allowance)
     return f"{read.format(file=heartbeat_path)}; {age}"
 
 
@@ -91,7 +91,7 @@ def readiness_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -
         marker=draining_marker(heartbeat_path), fail=_FAIL.format(text="draining since preStop", args="")
     )
     not_ready = _NOT_READY_CHECK.format(marker=marker(heartbeat_path, NOT_READY_MARKER_NAME))
-    freshness = freshness_script(heartbeat_path, heartbeat_format, max_age, "readiness")
+    freshness = freshness_script(heartbeat_path, heartbeat_format, max_age, f"readiness allows {max_age}s")
     return f"{draining}; {not_ready}; {freshness}"
 
 
@@ -99,7 +99,7 @@ def startup_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> 
     # kubelet runs preStop before a liveness restart too, and the emptyDir outlives the container:
     # a marker left behind would keep the new container unready forever. The startup probe runs once
     # per container start, before readiness, so it is where a stale marker goes.
-    freshness = freshness_script(heartbeat_path, heartbeat_format, max_age, "startup")
+    freshness = freshness_script(heartbeat_path, heartbeat_format, max_age, f"startup allows {max_age}s")
     return f'rm -f "{draining_marker(heartbeat_path)}"; {freshness}; {_STARTED_CHECK.format(file=heartbeat_path)}'
 
 
@@ -107,8 +107,8 @@ def prestop_script(heartbeat_path: str, sleep_seconds: int) -> str:
     return f': > "{draining_marker(heartbeat_path)}"; sleep {sleep_seconds}'
 
 
-def _exec(script: str) -> JSONObject:
-    return {"exec": {"command": ["sh", "-c", script]}}
+def _exec(shell: tuple[str, ...], script: str) -> JSONObject:
+    return {"exec": {"command": [*shell, script]}}
 
 
 def _timeout(period: int) -> int:
@@ -116,21 +116,77 @@ def _timeout(period: int) -> int:
     return max(1, min(PROBE_TIMEOUT_MAX_SECONDS, period))
 
 
+# Every exec run costs the node about 25 ms of CPU (runtime, shim, runc), whatever it runs; past this
+# many runs a minute per pod, a warning says so.
+PROBE_RUNS_PER_MINUTE_WARN = 12
+LIVENESS_PERIOD_MAX_SECONDS = 60
+
+
+def liveness_period(settings: Resolved) -> int:
+    """Liveness only has to notice a wedge within its own window, not every readiness period: a fifth of
+    liveness-max-age, at most a minute, never shorter than the probe period."""
+    period: int = settings["probe-period"]
+    max_age: int = settings["liveness-max-age"]
+    return max(period, min(LIVENESS_PERIOD_MAX_SECONDS, max_age // 5))
+
+
+def liveness_limit(settings: Resolved) -> int:
+    """The age at which one liveness run fails. Kubelet restarts after LIVENESS_FAILURE_THRESHOLD failures
+    in a row, one period apart, so failing from max-age minus the periods in between restarts once the
+    worker has been silent for liveness-max-age, within one period (and so after readiness failed)."""
+    stretch = (LIVENESS_FAILURE_THRESHOLD - 1) * liveness_period(settings)
+    liveness: int = settings["liveness-max-age"]
+    return max(0, liveness - stretch)
+
+
+def probe_runs_per_minute(settings: Resolved) -> float:
+    """Steady-state exec runs a minute for one pod: readiness and liveness (startup stops once it passes)."""
+    runs: float = 60 / settings["probe-period"]
+    if settings["liveness-max-age"] is not None:
+        runs += 60 / liveness_period(settings)
+    return runs
+
+
+def budget_warnings(settings: Resolved) -> list[PlanWarning]:
+    runs = probe_runs_per_minute(settings)
+    if runs <= PROBE_RUNS_PER_MINUTE_WARN:
+        return []
+    message = f"{round(runs)} exec probe runs a minute per pod, each about 25ms of node CPU; raise probe-period"
+    return [PlanWarning("probe_runs_costly", message)]
+
+
+def shell_of(settings: Resolved) -> tuple[str, ...]:
+    """How a script is started: the image's sh, or the busybox the init container put in the volume."""
+    if settings["probe-shell"] == "bundled":
+        return (marker(settings["heartbeat-path"], BUNDLED_SHELL_NAME), "sh", "-c")
+    return ("sh", "-c")
+
+
 def readiness_probe(settings: Resolved) -> JSONObject:
     return _readiness_probe(
-        settings["heartbeat-path"], settings["heartbeat-format"], settings["readiness-max-age"], settings["probe-period"]
+        shell_of(settings),
+        settings["heartbeat-path"],
+        settings["heartbeat-format"],
+        settings["readiness-max-age"],
+        settings["probe-period"],
     )
 
 
 def liveness_probe(settings: Resolved) -> JSONObject:
     return _liveness_probe(
-        settings["heartbeat-path"], settings["heartbeat-format"], settings["liveness-max-age"], settings["probe-period"]
+        shell_of(settings),
+        settings["heartbeat-path"],
+        settings["heartbeat-format"],
+        liveness_limit(settings),
+        liveness_period(settings),
+        settings["liveness-max-age"],
     )
 
 
 def startup_probe(settings: Resolved) -> JSONObject:
     attempts = max(1, math.ceil(settings["startup-timeout"] / settings["probe-period"]))
     return _startup_probe(
+        shell_of(settings),
         settings["heartbeat-path"],
         settings["heartbeat-format"],
         settings["readiness-max-age"],
@@ -140,7 +196,7 @@ def startup_probe(settings: Resolved) -> JSONObject:
 
 
 def prestop_hook(settings: Resolved) -> JSONObject:
-    return _prestop_hook(settings["heartbeat-path"], settings["prestop-sleep"])
+    return _prestop_hook(shell_of(settings), settings["heartbeat-path"], settings["prestop-sleep"])
 
 
 # The builders below are cached, so the objects they return are shared by every patch that injects
@@ -149,17 +205,19 @@ def prestop_hook(settings: Resolved) -> JSONObject:
 
 
 @functools.lru_cache(maxsize=256)
-def _readiness_probe(path: str, heartbeat_format: str, max_age: int, period: int) -> JSONObject:
+def _readiness_probe(shell: tuple[str, ...], path: str, heartbeat_format: str, max_age: int, period: int) -> JSONObject:
     script = readiness_script(path, heartbeat_format, max_age)
-    return {**_exec(script), "periodSeconds": period, "timeoutSeconds": _timeout(period), "failureThreshold": 1}
+    return {**_exec(shell, script), "periodSeconds": period, "timeoutSeconds": _timeout(period), "failureThreshold": 1}
 
 
 @functools.lru_cache(maxsize=256)
-def _liveness_probe(path: str, heartbeat_format: str, max_age: int, period: int) -> JSONObject:
-    script = freshness_script(path, heartbeat_format, max_age)
+def _liveness_probe(
+    shell: tuple[str, ...], path: str, heartbeat_format: str, limit: int, period: int, max_age: int
+) -> JSONObject:
+    script = freshness_script(path, heartbeat_format, limit, f"liveness restarts it at {max_age}s")
     # Several failures in a row: one exec that timed out on a busy node must not restart the worker.
     return {
-        **_exec(script),
+        **_exec(shell, script),
         "periodSeconds": period,
         "timeoutSeconds": _timeout(period),
         "failureThreshold": LIVENESS_FAILURE_THRESHOLD,
@@ -167,11 +225,13 @@ def _liveness_probe(path: str, heartbeat_format: str, max_age: int, period: int)
 
 
 @functools.lru_cache(maxsize=256)
-def _startup_probe(path: str, heartbeat_format: str, max_age: int, period: int, attempts: int) -> JSONObject:
+def _startup_probe(
+    shell: tuple[str, ...], path: str, heartbeat_format: str, max_age: int, period: int, attempts: int
+) -> JSONObject:
     script = startup_script(path, heartbeat_format, max_age)
-    return {**_exec(script), "periodSeconds": period, "timeoutSeconds": _timeout(period), "failureThreshold": attempts}
+    return {**_exec(shell, script), "periodSeconds": period, "timeoutSeconds": _timeout(period), "failureThreshold": attempts}
 
 
 @functools.lru_cache(maxsize=256)
-def _prestop_hook(path: str, sleep_seconds: int) -> JSONObject:
-    return _exec(prestop_script(path, sleep_seconds))
+def _prestop_hook(shell: tuple[str, ...], path: str, sleep_seconds: int) -> JSONObject:
+    return _exec(shell, prestop_script(path, sleep_seconds))

@@ -21,7 +21,9 @@ LIVENESS_DEFAULT_FACTOR = 5
 DEFAULT_HEARTBEAT_PATH = "/var/run/workerguard/heartbeat"
 DRAINING_MARKER_NAME = "draining"
 NOT_READY_MARKER_NAME = "not-ready"
-MARKER_NAMES = (DRAINING_MARKER_NAME, NOT_READY_MARKER_NAME)
+# With probe-shell: bundled, the init container copies a static busybox here, next to the heartbeat.
+BUNDLED_SHELL_NAME = "busybox"
+MARKER_NAMES = (DRAINING_MARKER_NAME, NOT_READY_MARKER_NAME, BUNDLED_SHELL_NAME)
 
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -74,6 +76,12 @@ def parse_heartbeat_format(text: str) -> str:
     if text in ("unix", "mtime"):
         return text
     raise SettingError(f"'{text}' is not a heartbeat format: use unix or mtime")
+
+
+def parse_probe_shell(text: str) -> str:
+    if text in ("image", "bundled"):
+        return text
+    raise SettingError(f"'{text}' is not a probe shell: use image (the image's sh) or bundled (a busybox workerguard adds)")
 
 
 def parse_container_name(text: str) -> str:
@@ -137,6 +145,7 @@ SPECS: dict[str, SettingSpec] = {
     "prestop-sleep": SettingSpec(parse_duration, format_duration, 0),
     "safe-to-evict": SettingSpec(parse_bool, format_bool, True),
     "override-probes": SettingSpec(parse_bool, format_bool, False),
+    "probe-shell": SettingSpec(parse_probe_shell, str, "image"),
 }
 
 DEFAULT_SOURCE = "default"
@@ -236,8 +245,6 @@ def check_relations(resolved: Resolved) -> tuple[list[Problem], list[PlanWarning
     startup = resolved["startup-timeout"]
     if period < 1:
         problems.append(Problem(where("probe-period"), "probe period must be at least 1s"))
-    elif period < 5:
-        warnings.append(PlanWarning("probe_period_costly", f"probe period {period}s: exec probes cost node CPU, 10s is typical"))
     if readiness < 2 * period:
         problems.append(
             Problem(

@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from webhook.core.inject import DEFAULT_HELPER_IMAGE, DEFAULT_HELPER_PATH
+
 MiB = 1024 * 1024
 
 
@@ -30,6 +32,8 @@ class ServeConfig:
     keepalive_timeout: float = 30.0
     log_format: str = "json"
     log_level: str = "info"
+    probe_helper_image: str = DEFAULT_HELPER_IMAGE
+    probe_helper_path: str = DEFAULT_HELPER_PATH
     preview: str = "on"
     preview_workers: int = 1
     preview_timeout: float = 30.0
@@ -55,6 +59,8 @@ _FLAGS: list[tuple[str, Any, str]] = [
     ("keepalive-timeout", float, "seconds an idle keep-alive connection stays open"),
     ("log-format", ["json", "human"], "one JSON object per line, or text for people"),
     ("log-level", ["debug", "info", "warning", "error"], "least severe level logged"),
+    ("probe-helper-image", str, "image whose static busybox probe-shell: bundled copies into the pod"),
+    ("probe-helper-path", str, "path of that static busybox inside the helper image"),
     ("preview", ["on", "off"], "serve POST /preview and the preview page (off: 404, nothing parsed)"),
     ("preview-workers", int, "processes that answer previews, apart from admission"),
     ("preview-timeout", float, "seconds a preview may compute before its worker is replaced"),

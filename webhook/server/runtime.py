@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from webhook.core.memo import VerdictMemo
+from webhook.core.inject import ProbeHelper
 from webhook.core.plan import PlanOptions
 from webhook.core.rules import BUILTIN_RULES, RulesError, RuleSet
 from webhook.rulesfile import load_rules_file
@@ -67,7 +68,8 @@ class Runtime:
         self.certs = certs
         self.rules = RulesStore(config.rules)
         self.metrics = Metrics()
-        self.options = PlanOptions(own_namespace=config.own_namespace, on_invalid=config.on_invalid)
+        helper = ProbeHelper(config.probe_helper_image, config.probe_helper_path)
+        self.options = PlanOptions(own_namespace=config.own_namespace, on_invalid=config.on_invalid, probe_helper=helper)
         self.memo = VerdictMemo()
         self.admission_log = AdmissionLog(config.log_format)
         # One full-size body at a time, plus room for the many small ones the apiserver really sends.
