@@ -36,6 +36,9 @@ examples: $(STAMP)
 	@$(MAKE) --no-print-directory $(EXAMPLES_STAMP)
 
 # Each example against the injected probes, with short max-ages (a few minutes), then the writers' own tests.
+# Go needs a build cache; CI may have no HOME to put one under.
+export GOCACHE ?= $(CURDIR)/build/go-cache
+
 test-workers: examples
 	cd writers/go && GOFLAGS=-mod=mod GOPROXY=off go vet ./... && GOFLAGS=-mod=mod GOPROXY=off go test ./...
 	ruby -Iwriters/ruby writers/ruby/test/heartbeat_test.rb

@@ -53,8 +53,7 @@ def go_binary() -> Iterator[None]:
 
 def _go_env() -> dict[str, str]:
     env = dict(os.environ)
-    env.setdefault("HOME", "/root")
-    env.setdefault("GOCACHE", str(Path(env["HOME"]) / ".cache" / "go-build"))
+    env.setdefault("GOCACHE", str(ROOT / "build" / "go-cache"))
     return env
 
 
