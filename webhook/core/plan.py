@@ -10,6 +10,7 @@ import jsonpatch
 import orjson
 
 from webhook import __version__
+from webhook.core import probes
 from webhook.core.annotations import (
     annotation_field,
     DEFAULT_CONTAINER,
@@ -19,7 +20,6 @@ from webhook.core.annotations import (
     read_pod_annotations,
     STATUS,
 )
-from webhook.core import probes
 from webhook.core.commands import command_timeout
 from webhook.core.inject import carries_injection, inject, paths_by_setting, ProbeHelper
 from webhook.core.profiles import DEFAULT_PROFILE

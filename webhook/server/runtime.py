@@ -8,8 +8,8 @@ import logging
 import time
 from pathlib import Path
 
-from webhook.core.memo import VerdictMemo
 from webhook.core.inject import ProbeHelper
+from webhook.core.memo import VerdictMemo
 from webhook.core.plan import PlanOptions
 from webhook.core.rules import BUILTIN_RULES, RulesError, RuleSet
 from webhook.rulesfile import load_rules_file
