@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from webhook.core.annotations import read_pod_annotations
+from webhook.documents import load_objects
 
 
 def test_valid_annotations_become_one_layer_with_origins() -> None:
@@ -51,8 +52,17 @@ def test_a_misspelt_key_is_an_error_with_a_suggestion() -> None:
 
 def test_a_non_string_value_is_an_error() -> None:
     read = read_pod_annotations({"workerguard.io/probe-period": 10})
-    assert read.problems[0].message == "10 is not a string"
+    assert read.problems[0].message == 'YAML read 10 as a number: quote it, as in "10"'
 
 
 def test_the_status_annotation_is_ours_and_not_an_unknown_key() -> None:
     assert read_pod_annotations({"workerguard.io/status": "{}"}).problems == []
+
+
+def test_unquoted_yaml_values_get_a_hint_to_quote_them() -> None:
+    [objects] = [load_objects("kind: Pod\nmetadata:\n  annotations:\n    workerguard.io/liveness-max-age: off\n    workerguard.io/probe-period: 90\n")]
+    read = read_pod_annotations(objects[0]["metadata"]["annotations"])
+    assert [problem.message for problem in read.problems] == [
+        'YAML read an unquoted value as the boolean false: quote it, as in "off" or "false"',
+        'YAML read 90 as a number: quote it, as in "90"',
+    ]

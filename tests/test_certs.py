@@ -78,9 +78,11 @@ def test_certs_check_reports_expiry_and_fails_inside_the_threshold(tmp_path: Pat
     assert workerguard("certs", "--dev", "--out", str(tmp_path), "--days", "10").returncode == 0
     ok = workerguard("certs", "--check", str(tmp_path), "--threshold-days", "5")
     assert ok.returncode == 0, ok.stdout
-    assert "key matches: True" in ok.stdout
+    assert ok.stdout.startswith(f"{tmp_path}: ok; expires") and "key matches: True" in ok.stdout
     assert "(10.0 days)" in ok.stdout or "(9.9 days)" in ok.stdout
-    assert workerguard("certs", "--check", str(tmp_path), "--threshold-days", "30").returncode == 1
+    soon = workerguard("certs", "--check", str(tmp_path), "--threshold-days", "30")
+    assert soon.returncode == 1
+    assert soon.stdout.startswith(f"{tmp_path}: FAIL: expires in ") and "sooner than the 30-day threshold" in soon.stdout
 
 
 def test_certs_check_fails_when_key_and_certificate_do_not_belong_together(tmp_path: Path) -> None:
@@ -88,4 +90,14 @@ def test_certs_check_fails_when_key_and_certificate_do_not_belong_together(tmp_p
     (tmp_path / "tls.crt").write_bytes(first.tls_cert)
     (tmp_path / "tls.key").write_bytes(second.tls_key)
     done = workerguard("certs", "--check", str(tmp_path))
-    assert done.returncode == 1 and "key matches: False" in done.stdout
+    assert done.returncode == 1 and done.stdout.startswith(f"{tmp_path}: FAIL: tls.key does not belong to tls.crt; ")
+    missing = workerguard("certs", "--check", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1 and missing.stdout.startswith(f"{tmp_path / 'nowhere'}: FAIL: cannot read the pair")
+
+
+def test_cluster_certificates_go_to_a_directory_of_their_own_and_leave_the_dev_pair(tmp_path: Path) -> None:
+    dev = subprocess.run([sys.executable, "-m", "webhook", "certs", "--dev"], cwd=tmp_path, capture_output=True, text=True)
+    cluster = subprocess.run([sys.executable, "-m", "webhook", "certs"], cwd=tmp_path, capture_output=True, text=True)
+    assert (dev.returncode, cluster.returncode) == (0, 0), cluster.stderr
+    assert (tmp_path / "certs" / "tls.crt").exists() and (tmp_path / "certs" / "cluster" / "tls.crt").exists()
+    assert (tmp_path / "certs" / "tls.crt").read_bytes() != (tmp_path / "certs" / "cluster" / "tls.crt").read_bytes()

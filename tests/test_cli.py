@@ -105,3 +105,45 @@ def test_rules_check_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
 def test_rules_check_accepts_a_good_file() -> None:
     done = workerguard("rules", "check", str(GOLDEN / "rules.yaml"))
     assert (done.returncode, done.stdout.strip()) == (0, f"{GOLDEN / 'rules.yaml'}: ok: 1 profile(s), 2 rule(s)")
+
+
+def _names(output: str) -> list[str]:
+    return [doc["metadata"]["name"] for doc in yaml.safe_load_all(output) if doc]
+
+
+def _pod_named(name: str) -> str:
+    pod = make_pod()
+    pod["metadata"]["name"] = name
+    return yaml.safe_dump(pod)
+
+
+def test_several_files_directories_and_stdin_are_all_previewed_in_order(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(_pod_named("a"))
+    manifests = tmp_path / "manifests"
+    (manifests / "nested").mkdir(parents=True)
+    (manifests / "b.yml").write_text(_pod_named("b"))
+    (manifests / "c.json").write_text(json.dumps(yaml.safe_load(_pod_named("c"))))
+    (manifests / "notes.txt").write_text("not a manifest")
+    (manifests / "nested" / "d.yaml").write_text(_pod_named("d"))
+    done = workerguard("preview", "-f", str(tmp_path / "a.yaml"), "-f", str(manifests), "-f", "-", stdin=_pod_named("e"))
+    assert done.returncode == 0, done.stderr
+    assert _names(done.stdout) == ["a", "b", "c", "e"]
+    recursive = workerguard("preview", "-R", "-f", str(manifests))
+    assert _names(recursive.stdout) == ["b", "c", "d"]
+
+
+def test_an_unreadable_input_names_the_file_line_and_column_and_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "good.yaml").write_text(_pod_named("good"))
+    (tmp_path / "bad.yaml").write_text("kind: Pod\nmetadata:\n  name: [x\n")
+    done = workerguard("preview", "-f", str(tmp_path / "good.yaml"), "-f", str(tmp_path / "bad.yaml"))
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith(f"workerguard: {tmp_path / 'bad.yaml'}: not valid YAML: line 4, column 1: ")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "no .yaml, .yml or .json files" in workerguard("preview", "-f", str(empty)).stderr
+
+
+def test_preview_help_documents_the_outputs_and_the_exit_codes() -> None:
+    text = workerguard("preview", "--help").stdout
+    for needle in ("kubectl apply -f -", "0  every object is allowed", "1  at least one object would be denied", "2  the input"):
+        assert needle in text, needle

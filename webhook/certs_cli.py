@@ -11,12 +11,16 @@ from typing import TextIO
 from webhook.certs import CertBundle, DEV_SANS, inspect_pair, make_bundle, service_sans
 
 CA_FILE, CERT_FILE, KEY_FILE = "ca.crt", "tls.crt", "tls.key"
+# The cluster's pair has a directory of its own, so it never overwrites the pair `make serve` uses.
+CLUSTER_DIR, DEV_DIR = "certs/cluster", "certs"
 
 
 def add_certs_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--service", default="workerguard", help="the webhook's Service name")
     parser.add_argument("--namespace", default="workerguard", help="the webhook's namespace")
-    parser.add_argument("--out", default="certs", help="directory to write ca.crt, tls.crt, tls.key into")
+    parser.add_argument(
+        "--out", help=f"directory to write ca.crt, tls.crt, tls.key into (default {CLUSTER_DIR}; with --dev, {DEV_DIR})"
+    )
     parser.add_argument("--days", type=int, default=365, help="validity in days")
     parser.add_argument("--san", action="append", default=[], help="an extra DNS name or IP (repeatable)")
     parser.add_argument("--dev", action="store_true", help=f"a local development pair for {', '.join(DEV_SANS)}")
@@ -53,7 +57,7 @@ def run_certs(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         sans = service_sans(args.service, args.namespace, args.san)
         bundle = make_bundle(f"{args.service}.{args.namespace}.svc", sans, args.days)
     try:
-        paths = write_bundle(Path(args.out), bundle, args.force)
+        paths = write_bundle(Path(args.out or (DEV_DIR if args.dev else CLUSTER_DIR)), bundle, args.force)
     except (FileExistsError, OSError) as error:
         print(f"workerguard: {error}", file=sys.stderr)
         return 1
@@ -65,14 +69,18 @@ def check_directory(directory: Path, threshold_days: float, stdout: TextIO) -> i
     try:
         info = inspect_pair((directory / CERT_FILE).read_bytes(), (directory / KEY_FILE).read_bytes())
     except (OSError, ValueError) as error:
-        print(f"{directory}: cannot read the pair: {error}", file=stdout)
+        print(f"{directory}: FAIL: cannot read the pair: {error}", file=stdout)
         return 1
     days = info.days_left()
+    failures = []
+    if not info.key_matches:
+        failures.append("tls.key does not belong to tls.crt")
+    if days < threshold_days:
+        failures.append(f"expires in {days:.1f} days, sooner than the {threshold_days:g}-day threshold")
+    verdict = f"FAIL: {'; '.join(failures)}" if failures else "ok"
     print(
-        f"{directory}: expires {info.not_after:%Y-%m-%d} ({days:.1f} days); key matches: {info.key_matches}; "
+        f"{directory}: {verdict}; expires {info.not_after:%Y-%m-%d} ({days:.1f} days); key matches: {info.key_matches}; "
         f"SANs: {', '.join(info.sans)}",
         file=stdout,
     )
-    if not info.key_matches:
-        return 1
-    return 1 if days < threshold_days else 0
+    return 1 if failures else 0

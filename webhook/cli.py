@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from webhook import __version__
@@ -15,6 +16,21 @@ from webhook.preview import render
 from webhook.rulesfile import load_rules_file
 
 EXIT_OK, EXIT_DENIED, EXIT_USAGE = 0, 1, 2
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+PREVIEW_EPILOG = """outputs (-o):
+  yaml   the objects as they would be stored, '---' between them, and why as # comments:
+         valid YAML, so `workerguard preview -f deploy.yaml | kubectl apply -f -` applies them
+  json   {allowed, patch, object, explanations, warnings, errors}; a list of those when the
+         input holds several objects
+  patch  the RFC 6902 JSON patch (a list of patches for several objects)
+  diff   a unified diff of each object, then why as # comments
+
+exit codes:
+  0  every object is allowed (patched, or left alone with the reason)
+  1  at least one object would be denied (the errors say which annotation)
+  2  the input or the rules file could not be read (the message says the file, line and column)
+"""
 
 
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
@@ -31,8 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"workerguard {__version__}")
     commands = parser.add_subparsers(metavar="COMMAND")
 
-    preview = commands.add_parser("preview", help="show what workerguard would inject, without a cluster")
-    preview.add_argument("-f", "--filename", required=True, help="a Pod or workload as YAML or JSON; - reads stdin")
+    preview = commands.add_parser(
+        "preview",
+        help="show what workerguard would inject, without a cluster",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=PREVIEW_EPILOG,
+    )
+    preview.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        required=True,
+        help="a file, a directory (its .yaml, .yml and .json files) or - for stdin; repeatable, like kubectl",
+    )
+    preview.add_argument("-R", "--recursive", action="store_true", help="with a directory, also read its subdirectories")
     preview.add_argument("--rules", help="a rules file (default: built-in profiles only)")
     preview.add_argument("-o", "--output", choices=("yaml", "json", "patch", "diff"), default="yaml")
     preview.add_argument("-n", "--namespace", help="namespace the pod would be created in (default: metadata.namespace)")
@@ -65,22 +93,46 @@ def _load_rules(path: str | None) -> RuleSet:
     return BUILTIN_RULES if path is None else load_rules_file(path)
 
 
+def _manifest_files(directory: Path, recursive: bool) -> list[Path]:
+    pattern = "**/*" if recursive else "*"
+    return sorted(path for path in directory.glob(pattern) if path.is_file() and path.suffix in MANIFEST_SUFFIXES)
+
+
+def read_inputs(names: Sequence[str], recursive: bool, stdin: TextIO) -> list[tuple[str, str]]:
+    """(name, text) of every input, in order: files, the manifests of directories, stdin for -."""
+    inputs: list[tuple[str, str]] = []
+    for name in names:
+        if name == "-":
+            inputs.append(("<stdin>", stdin.read()))
+            continue
+        path = Path(name)
+        files = _manifest_files(path, recursive) if path.is_dir() else [path]
+        if path.is_dir() and not files:
+            raise DocumentError(f"{name}: no .yaml, .yml or .json files in this directory")
+        for file in files:
+            try:
+                inputs.append((str(file), file.read_text(encoding="utf-8")))
+            except OSError as error:
+                raise DocumentError(f"cannot read {file}: {error.strerror}") from None
+            except UnicodeDecodeError:
+                raise DocumentError(f"{file}: the input is not UTF-8 text") from None
+    return inputs
+
+
 def run_preview(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     try:
         rules = _load_rules(args.rules)
     except RulesError as error:
         return _fail(f"invalid rules file: {error}")
+    objects = []
     try:
-        if args.filename == "-":
-            text = stdin.read()
-        else:
-            with open(args.filename, encoding="utf-8") as handle:
-                text = handle.read()
-        objects = load_objects(text)
-    except OSError as error:
-        return _fail(f"cannot read {args.filename}: {error.strerror}")
-    except (DocumentError, UnicodeDecodeError) as error:
-        return _fail(f"{args.filename}: {error}")
+        for name, text in read_inputs(args.filename, args.recursive, stdin):
+            try:
+                objects += load_objects(text)
+            except DocumentError as error:
+                raise DocumentError(f"{name}: {error}") from None
+    except DocumentError as error:
+        return _fail(str(error))
     options = PlanOptions(namespace=args.namespace, own_namespace=args.own_namespace, on_invalid=args.on_invalid)
     plans = [plan(obj, rules, options) for obj in objects]
     stdout.write(render(plans, args.output))

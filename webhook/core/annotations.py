@@ -43,7 +43,7 @@ def read_pod_annotations(annotations: Mapping[str, object], field_prefix: str = 
             continue
         where = annotation_field(field_prefix, key)
         if not isinstance(raw, str):
-            problems.append(Problem(where, f"{raw!r} is not a string"))
+            problems.append(Problem(where, _not_a_string(raw)))
         elif key == PROFILE:
             profile = raw
         elif key in SETTING_KEYS:
@@ -63,3 +63,12 @@ def _unknown_key_message(key: str) -> str:
     close = difflib.get_close_matches(key, sorted(KNOWN), n=1)
     hint = f"; did you mean {close[0]}?" if close else ""
     return f"unknown workerguard annotation{hint}"
+
+
+def _not_a_string(raw: object) -> str:
+    """Annotation values are strings; YAML turns unquoted off, true, 90 into something else."""
+    if isinstance(raw, bool):
+        return f'YAML read an unquoted value as the boolean {str(raw).lower()}: quote it, as in "off" or "{str(raw).lower()}"'
+    if isinstance(raw, int | float):
+        return f'YAML read {raw} as a number: quote it, as in "{raw}"'
+    return f"{raw!r} is not a string"
