@@ -171,3 +171,9 @@ def test_a_rule_name_with_a_final_newline_is_not_a_dns_label() -> None:
     assert [(p.field, p.message) for p in caught.value.problems] == [
         ("rules[0] (billing\n).name", "every rule needs a name that is a DNS label")
     ]
+
+
+@pytest.mark.parametrize(("readiness", "liveness"), [(60, 300), (3600, 18000), (86_400, 86_400), (20_000, 86_400)])
+def test_the_derived_liveness_max_age_is_five_times_readiness_and_at_most_24h(readiness: int, liveness: int) -> None:
+    resolved = resolve([Layer("annotation:{key}", {"readiness-max-age": readiness})])
+    assert (resolved["liveness-max-age"], resolved.sources["liveness-max-age"]) == (liveness, "default")

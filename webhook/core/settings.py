@@ -224,7 +224,8 @@ def resolve(layers: Iterable[Layer]) -> Resolved:
             if key in layer.origin:
                 origins[key] = layer.origin[key]
     if sources["liveness-max-age"] == DEFAULT_SOURCE:
-        values["liveness-max-age"] = values["readiness-max-age"] * LIVENESS_DEFAULT_FACTOR
+        # Derived, and like every duration at most 24h.
+        values["liveness-max-age"] = min(DURATION_MAX_SECONDS, values["readiness-max-age"] * LIVENESS_DEFAULT_FACTOR)
     rendered = {key: spec.render(values[key]) for key, spec in SPECS.items()}
     return Resolved(values, sources, origins, rendered)
 
