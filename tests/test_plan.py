@@ -422,6 +422,9 @@ def test_a_writer_env_the_user_set_to_another_value_is_a_clash() -> None:
         (["sh", "-c", "cd /app && exec celery worker"], None, False),
         (["bundle", "exec", "sidekiq"], None, False),
         (None, None, False),
+        (["sh", "-c", "trap 'echo bye; exit 0' TERM\nwhile :; do date +%s > $F; sleep 5 & wait $!; done"], None, False),
+        (["sh", "-c", "trap cleanup INT TERM; run"], None, False),
+        (["sh", "-c", "trap cleanup INT; bundle exec sidekiq"], None, True),
     ],
 )
 def test_a_shell_wrapped_worker_without_exec_is_warned_about(

@@ -42,6 +42,8 @@ _OUR_VOLUME = re.compile(rf"{VOLUME_NAME}(-[0-9]+)?")
 # env name -> (value, the settings behind it)
 WriterEnv = dict[str, tuple[str, tuple[str, ...]]]
 _EXEC_AT_COMMAND_START = re.compile(r"(^|[;&|(]\s*)exec\s")
+# A script that traps TERM is the worker itself, written to stop on it.
+_TERM_TRAP = re.compile(r"(^|[;&|(\n]\s*)trap\s[^\n]*\b(TERM|SIGTERM|15)\b")
 # Absolute paths inside a command word, including a script's words (`cd /app && exec ./run`).
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.~/:-])/[\w.@+-]+(?:/[\w.@+-]+)*")
 
@@ -323,7 +325,7 @@ def shell_script_of(container: JSONObject) -> str | None:
 
 def _warn_shell_wrapped(container: JSONObject, step: Injection) -> None:
     script = shell_script_of(container)
-    if script is not None and not _EXEC_AT_COMMAND_START.search(script.strip()):
+    if script is not None and not _EXEC_AT_COMMAND_START.search(script.strip()) and not _TERM_TRAP.search(script):
         step.warnings.append(
             PlanWarning(
                 "shell_wrapped_command",
