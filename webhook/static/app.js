@@ -26,7 +26,8 @@ spec:
       containers:
         - name: sidekiq
           image: registry.example/billing:2026.11
-          command: ["sh", "-c", "bundle exec sidekiq -t 600"]
+          # Sidekiq itself as the container's process, so SIGTERM reaches it; -t matches shutdown-timeout.
+          command: ["bundle", "exec", "sidekiq", "-t", "600"]
 `,
   celery: `apiVersion: v1
 kind: Pod
@@ -102,7 +103,17 @@ function renderDiff(diff, errors, onlyChanges) {
   return box;
 }
 
+// Objects that hold no pod (a ConfigMap, a Service) get one line, not a card.
+function isOther(result) {
+  return result.warnings.some((warning) => warning.code === "unsupported_kind");
+}
+
+function renderOther(result) {
+  return el("article", { class: "result other", "data-testid": "other" }, el("h2", {}, result.name), " holds no pod: left as it is");
+}
+
 function renderResult(result, onlyChanges) {
+  if (isOther(result)) return renderOther(result);
   const card = el("article", { class: "result", "data-testid": "result" });
   const badge = el("span", { class: "badge " + (result.allowed ? "allowed" : "denied") }, result.allowed ? "allowed" : "denied");
   card.append(el("h2", {}, result.name, badge));
@@ -124,7 +135,7 @@ function renderResult(result, onlyChanges) {
       table.append(el("tr", {}, el("td", {}, item.setting), el("td", {}, el("code", {}, item.value)),
         el("td", { class: "source" }, item.source), el("td", {}, el("code", {}, item.paths.join("\n")))));
     }
-    card.append(el("h3", {}, "Why each value"), table);
+    card.append(el("h3", {}, "Why each value"), el("div", { class: "table-scroll" }, table));
   }
   card.append(el("h3", {}, "JSON patch"), el("pre", { class: "patch", "data-testid": "patch" }, JSON.stringify(result.patch, null, 2)));
   return card;
@@ -138,7 +149,35 @@ function render() {
   box.replaceChildren(...lastResults.map((result) => renderResult(result, onlyChanges)));
 }
 
+let running = false;
+
+// A big paste takes seconds: the button is disabled and the elapsed time shows until the answer comes.
+function busy(on) {
+  const button = document.getElementById("preview");
+  const progress = document.getElementById("progress");
+  running = on;
+  button.disabled = on;
+  button.textContent = on ? "Previewing…" : "Preview";
+  clearInterval(busy.timer);
+  progress.hidden = !on;
+  if (!on) return;
+  const started = Date.now();
+  const tick = () => { progress.textContent = `working… ${Math.round((Date.now() - started) / 1000)}s`; };
+  tick();
+  busy.timer = setInterval(tick, 500);
+}
+
 async function preview() {
+  if (running) return;
+  busy(true);
+  try {
+    await send();
+  } finally {
+    busy(false);
+  }
+}
+
+async function send() {
   document.getElementById("error").hidden = true;
   const envelope = {
     documents: document.getElementById("documents").value,
@@ -175,6 +214,7 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const button of document.querySelectorAll("[data-example]")) {
     button.addEventListener("click", () => {
       document.getElementById("documents").value = EXAMPLES[button.dataset.example];
+      preview();
     });
   }
   loadFile(document.getElementById("documents-file"), "documents");
