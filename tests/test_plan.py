@@ -767,3 +767,19 @@ def test_liveness_restarts_once_the_worker_has_been_silent_for_liveness_max_age(
             t += period
         restart = t - period
         assert liveness <= restart <= liveness + period, (phase, restart)
+
+
+def test_no_value_in_a_plans_patch_is_shared_with_the_next_plan() -> None:
+    """A caller that edits a plan's patch (a test, a tool post-processing it) must not change what the
+    next pod gets: nothing mutable leaves the core shared."""
+    asked = {"workerguard.io/prestop-sleep": "5s"}
+    first = plan(make_pod(asked))
+    for op in first.patch:
+        value = op.get("value")
+        if isinstance(value, dict) and "periodSeconds" in value:
+            value["periodSeconds"] = 999
+        if isinstance(value, dict) and "preStop" in value:
+            value["preStop"]["exec"]["command"].append("oops")
+    second = container_of(plan(make_pod(asked)))
+    assert {second[probe]["periodSeconds"] for probe in ("startupProbe", "readinessProbe")} == {10}
+    assert second["lifecycle"]["preStop"]["exec"]["command"][-1] != "oops"

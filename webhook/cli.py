@@ -78,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     from webhook.manifests_cli import add_manifests_arguments
     from webhook.server.config import add_serve_arguments  # the server stack loads only when serving
 
-    add_serve_arguments(commands.add_parser("serve", help="run the admission webhook over TLS"))
+    serve = commands.add_parser("serve", help="run the admission webhook over TLS")
+    add_serve_arguments(serve)
+    serve.set_defaults(run=run_serve)
     add_certs_arguments(commands.add_parser("certs", help="make or check a CA and serving certificate"))
     add_manifests_arguments(commands.add_parser("manifests", help="fill the self-signed overlay from certificates"))
     return parser
@@ -137,6 +139,17 @@ def run_preview(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     plans = [plan(obj, rules, options) for obj in objects]
     stdout.write(render(plans, args.output))
     return EXIT_OK if all(p.allowed for p in plans) else EXIT_DENIED
+
+
+def run_serve(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+    from webhook.server.config import config_from_args, ConfigError
+    from webhook.server.run import serve
+
+    try:
+        config = config_from_args(args)
+    except ConfigError as error:
+        return _fail(f"serve: {error}")
+    return serve(config)
 
 
 def run_rules_check(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:

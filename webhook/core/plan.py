@@ -87,8 +87,8 @@ class Plan:
         """The object with the patch applied; computed on demand since /mutate never needs it."""
         if not self.patch:
             return copy.deepcopy(self.source)
-        # The patch's values are shared with other plans (see probes.py); older jsonpatch releases insert
-        # them as they are, so the result gets copies of its own.
+        # jsonpatch 1.33 inserts values as they are: the result gets copies of its own, so editing it
+        # never edits this plan's patch.
         mutated: JSONObject = jsonpatch.apply_patch(self.source, copy.deepcopy(self.patch), in_place=False)
         return mutated
 

@@ -77,6 +77,7 @@ def draining_marker(heartbeat_path: str) -> str:
     return marker(heartbeat_path, DRAINING_MARKER_NAME)
 
 
+@functools.lru_cache(maxsize=256)
 def freshness_script(heartbeat_path: str, heartbeat_format: str, max_age: int, allowance: str) -> str:
     """Exit 0 only when the heartbeat is at most max_age seconds old; every failure path says why and
     exits 1 (`allowance` ends the age message: "readiness allows 60s"). Leaves the beat's time in $t."""
@@ -85,6 +86,7 @@ def freshness_script(heartbeat_path: str, heartbeat_format: str, max_age: int, a
     return f"{read.format(file=heartbeat_path)}; {age}"
 
 
+@functools.lru_cache(maxsize=256)
 def readiness_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> str:
     """Fresh, not draining, and not marked not-ready by the writer (a dependency it cannot use)."""
     draining = _MARKER_CHECK.format(
@@ -95,6 +97,7 @@ def readiness_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -
     return f"{draining}; {not_ready}; {freshness}"
 
 
+@functools.lru_cache(maxsize=256)
 def startup_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> str:
     # kubelet runs preStop before a liveness restart too, and the emptyDir outlives the container:
     # a marker left behind would keep the new container unready forever. The startup probe runs once
@@ -103,6 +106,7 @@ def startup_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> 
     return f'rm -f "{draining_marker(heartbeat_path)}"; {freshness}; {_STARTED_CHECK.format(file=heartbeat_path)}'
 
 
+@functools.lru_cache(maxsize=256)
 def prestop_script(heartbeat_path: str, sleep_seconds: int) -> str:
     return f': > "{draining_marker(heartbeat_path)}"; sleep {sleep_seconds}'
 
@@ -199,18 +203,15 @@ def prestop_hook(settings: Resolved) -> JSONObject:
     return _prestop_hook(shell_of(settings), settings["heartbeat-path"], settings["prestop-sleep"])
 
 
-# The builders below are cached, so the objects they return are shared by every patch that injects
-# the same probe: a patch is only serialized, and jsonpatch copies the values it applies. Never
-# mutate one.
+# Every probe object is built for its plan alone, so a caller may edit a patch without touching
+# another's; only the scripts, immutable strings, are remembered.
 
 
-@functools.lru_cache(maxsize=256)
 def _readiness_probe(shell: tuple[str, ...], path: str, heartbeat_format: str, max_age: int, period: int) -> JSONObject:
     script = readiness_script(path, heartbeat_format, max_age)
     return {**_exec(shell, script), "periodSeconds": period, "timeoutSeconds": _timeout(period), "failureThreshold": 1}
 
 
-@functools.lru_cache(maxsize=256)
 def _liveness_probe(
     shell: tuple[str, ...], path: str, heartbeat_format: str, limit: int, period: int, max_age: int
 ) -> JSONObject:
@@ -224,7 +225,6 @@ def _liveness_probe(
     }
 
 
-@functools.lru_cache(maxsize=256)
 def _startup_probe(
     shell: tuple[str, ...], path: str, heartbeat_format: str, max_age: int, period: int, attempts: int
 ) -> JSONObject:
@@ -232,6 +232,5 @@ def _startup_probe(
     return {**_exec(shell, script), "periodSeconds": period, "timeoutSeconds": _timeout(period), "failureThreshold": attempts}
 
 
-@functools.lru_cache(maxsize=256)
 def _prestop_hook(shell: tuple[str, ...], path: str, sleep_seconds: int) -> JSONObject:
     return _exec(shell, prestop_script(path, sleep_seconds))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ from webhook.server.metrics import one_of, OPERATIONS
 from webhook.server.runtime import Runtime
 
 STATIC = Path(__file__).parent.parent / "static"
+log = logging.getLogger("workerguard.server")
 # The page loads nothing from elsewhere (a cluster may have no internet) and runs no inline script.
 PAGE_HEADERS = {"content-security-policy": "default-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'"}
 
@@ -116,6 +118,11 @@ class Webhook:
             runtime.metrics.rejected.labels(str(refused.status)).inc()
             close = runtime.draining or refused.closes_connection
             await send_json(send, refused.status, orjson.dumps({"error": refused.message}), close)
+        except Exception:
+            # A bug, not a bad request: counted and logged with its traceback, so it cannot pass unseen.
+            runtime.metrics.rejected.labels("500").inc()
+            log.exception("internal error answering %s", path, extra={"event": "internal_error"})
+            await send_json(send, 500, orjson.dumps({"error": "internal error"}), True)
         finally:
             self.latency[path].observe(time.perf_counter() - started)
 
@@ -146,6 +153,10 @@ def create_app(runtime: Runtime) -> ASGIApp:
             except RequestRefused as refused:
                 metrics.rejected.labels(str(refused.status)).inc()
                 return _json({"error": refused.message}, refused.status, close=refused.closes_connection)
+            except Exception:
+                metrics.rejected.labels("500").inc()
+                log.exception("internal error answering %s", endpoint, extra={"event": "internal_error"})
+                return _json({"error": "internal error"}, 500, close=True)
             finally:
                 histogram.observe(time.perf_counter() - started)
 

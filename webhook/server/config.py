@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,7 +92,6 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get(env, "") == "true",
         help=f"write a localhost CA and pair to the --tls-cert/--tls-key paths if they are missing (env {env}=true)",
     )
-    parser.set_defaults(run=_run_serve)
 
 
 class ConfigError(ValueError):
@@ -113,14 +111,3 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
             value = kind(value)
         values[_attr(flag)] = value
     return ServeConfig(**values, generate_dev_certs=args.generate_dev_certs)
-
-
-def _run_serve(args: argparse.Namespace, stdin: Any, stdout: Any) -> int:
-    from webhook.server.run import serve
-
-    try:
-        config = config_from_args(args)
-    except ConfigError as error:
-        print(f"workerguard serve: {error}", file=sys.stderr)
-        return 2
-    return serve(config)
