@@ -15,15 +15,13 @@ from tests.serverproc import Server
 from webhook.server.config import _FLAGS, add_serve_arguments, config_from_args, ServeConfig
 
 
-def parse(argv: list[str]) -> ServeConfig:
+def parse(argv: list[str], environ: dict[str, str] | None = None) -> ServeConfig:
     parser = argparse.ArgumentParser()
-    add_serve_arguments(parser)
+    add_serve_arguments(parser, environ or {})
     return config_from_args(parser.parse_args(argv))
 
 
-def test_defaults_are_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> None:
-    for flag, _, _ in _FLAGS:
-        monkeypatch.delenv("WORKERGUARD_" + flag.replace("-", "_").upper(), raising=False)
+def test_defaults_are_the_documented_ones() -> None:
     config = parse([])
     assert (config.host, config.port, config.tls_cert, config.tls_key, config.rules) == (
         "0.0.0.0",
@@ -35,13 +33,15 @@ def test_defaults_are_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> No
     assert (config.workers, config.on_invalid, config.max_body_bytes) == (1, "deny", 3 * 1024 * 1024)
 
 
-def test_every_flag_can_come_from_the_environment_and_a_flag_wins(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WORKERGUARD_PORT", "9443")
-    monkeypatch.setenv("WORKERGUARD_ON_INVALID", "allow")
-    monkeypatch.setenv("WORKERGUARD_DRAIN_SECONDS", "7.5")
-    monkeypatch.setenv("WORKERGUARD_RULES", "/etc/workerguard/rules/rules.yaml")
-    monkeypatch.setenv("WORKERGUARD_GENERATE_DEV_CERTS", "true")
-    config = parse(["--drain-seconds", "3"])
+def test_every_flag_can_come_from_the_environment_and_a_flag_wins() -> None:
+    environ = {
+        "WORKERGUARD_PORT": "9443",
+        "WORKERGUARD_ON_INVALID": "allow",
+        "WORKERGUARD_DRAIN_SECONDS": "7.5",
+        "WORKERGUARD_RULES": "/etc/workerguard/rules/rules.yaml",
+        "WORKERGUARD_GENERATE_DEV_CERTS": "true",
+    }
+    config = parse(["--drain-seconds", "3"], environ)
     assert (config.port, config.on_invalid, config.drain_seconds, config.rules) == (
         9443,
         "allow",

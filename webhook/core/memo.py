@@ -3,8 +3,8 @@
 plan() on a Pod reads only its namespace, labels, annotations and spec (never its name, generateName,
 uid, ownerReferences or managedFields), plus the rules and options. Replicas agree on all of those
 (the pod-template-hash label included), so after the first replica the answer is a lookup of the
-finished verdict, its patch already encoded. Measured on the benchmark pod: plan() and encoding
-100 to 150 us, the key and lookup about 10 us.
+finished verdict, its patch already encoded: a lookup instead of planning and encoding (the README's
+performance section has the figures).
 """
 
 from __future__ import annotations

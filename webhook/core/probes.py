@@ -120,8 +120,8 @@ def _timeout(period: int) -> int:
     return max(1, min(PROBE_TIMEOUT_MAX_SECONDS, period))
 
 
-# Every exec run costs the node about 25 ms of CPU (runtime, shim, runc), whatever it runs; past this
-# many runs a minute per pod, a warning says so.
+# Every exec run costs the node CPU in the runtime, the shim and runc, whatever it runs (docs/probes.md
+# has the figure); past this many runs a minute per pod, a warning says so.
 PROBE_RUNS_PER_MINUTE_WARN = 12
 LIVENESS_PERIOD_MAX_SECONDS = 60
 

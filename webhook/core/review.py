@@ -168,7 +168,7 @@ def verdict_of(outcome: Plan, with_patch: bool = True) -> Verdict:
 
 @functools.lru_cache(maxsize=1024)
 def _in_namespace(options: PlanOptions, namespace: str | None) -> PlanOptions:
-    """The options for one request; cached, as a dataclass copy per request measured about 3 us."""
+    """The options for one request; cached, since a dataclass copy per request showed in the profile."""
     return replace(options, namespace=namespace)
 
 

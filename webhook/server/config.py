@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,10 +76,12 @@ def _env(flag: str) -> str:
     return "WORKERGUARD_" + _attr(flag).upper()
 
 
-def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+def add_serve_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str] | None = None) -> None:
+    """The flags, each defaulting to its WORKERGUARD_* variable in `environ` (the process's by default)."""
+    environ = os.environ if environ is None else environ
     for flag, kind, help_text in _FLAGS:
         env = _env(flag)
-        default = os.environ.get(env, getattr(_DEFAULTS, _attr(flag)))
+        default = environ.get(env, getattr(_DEFAULTS, _attr(flag)))
         options: dict[str, Any] = {"default": default, "help": f"{help_text} (env {env}; default %(default)s)"}
         if isinstance(kind, list):
             options["choices"] = kind
@@ -89,7 +92,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--generate-dev-certs",
         action="store_true",
-        default=os.environ.get(env, "") == "true",
+        default=environ.get(env, "") == "true",
         help=f"write a localhost CA and pair to the --tls-cert/--tls-key paths if they are missing (env {env}=true)",
     )
 

@@ -44,8 +44,8 @@ class BodyBudget:
 class BodyDeadlines:
     """How long a request body may take to arrive, enforced by one sweep every `interval` seconds.
 
-    asyncio.timeout arms and disarms a loop timer for every request: about 10 us alone, on the path
-    every pod creation waits for, to catch the rare slow sender. Here a request only notes its
+    asyncio.timeout arms and disarms a loop timer for every request, on the path every pod creation
+    waits for, to catch the rare slow sender (the cost is in docs/server.md). Here a request only notes its
     deadline; a body may take up to `timeout + interval` before it is refused.
     """
 

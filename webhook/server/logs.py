@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import orjson
@@ -50,17 +51,17 @@ def configure(log_format: str, level: str) -> None:
 class AdmissionLog:
     """The one line per admission, in the same formats as the rest, buffered and written in batches.
 
-    Not through logging (38 us a line against about 1 us here), and not a write per line: a write
-    system call per admission cost about 40 us on the bench machine, on the path every pod creation
-    waits for. Lines are written when `BATCH_BYTES` have gathered or when the server calls flush()
+    Not through logging, and not a write per line: both showed in the profile of the path every pod
+    creation waits for (docs/server.md has the figures). Lines are written when `BATCH_BYTES` have gathered or when the server calls flush()
     (every quarter second, and at shutdown). The level of the "workerguard.admission" logger decides.
     """
 
     BATCH_BYTES = 16 * 1024
 
-    def __init__(self, log_format: str, stream: TextIO | None = None) -> None:
+    def __init__(self, log_format: str, stream: TextIO | None = None, clock: Callable[[], float] = time.time) -> None:
         self.json = log_format == "json"
         self.stream = stream or sys.stderr
+        self.clock = clock
         self.logger = logging.getLogger("workerguard.admission")
         self.lines: list[str] = []
         self.size = 0
@@ -70,7 +71,7 @@ class AdmissionLog:
     def write(self, fields: dict[str, Any]) -> None:
         if not self.logger.isEnabledFor(logging.INFO):
             return
-        now = time.time()
+        now = self.clock()
         if self.json:
             stamp = f"{self._stamp_of(int(now))}.{int(now % 1 * 1000):03d}Z"
             line = orjson.dumps(
