@@ -74,6 +74,9 @@ def _words(container: JSONObject) -> tuple[list[str], str]:
 
 def command_timeout(container: JSONObject) -> CommandTimeout | None:
     """The shutdown timeout the worker's own command line sets, if it names a known worker and one."""
+    said = " ".join(word for name in ("command", "args") for word in container.get(name) or [] if isinstance(word, str))
+    if not any(program in said for program in _PROGRAMS):  # most commands name none: skip the parsing
+        return None
     words, field = _words(container)
     for i, word in enumerate(words):
         read = _PROGRAMS.get(posixpath.basename(word))

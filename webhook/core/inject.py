@@ -121,11 +121,12 @@ def carries_injection(pod: PodView, index: int, heartbeat_path: str) -> bool:
         and _OUR_VOLUME.fullmatch(volume["name"])
         and isinstance(volume.get("emptyDir"), dict)
     }
+    if not ours:  # the common case: nothing of ours, nothing more to look at
+        return False
     container = pod.spec["containers"][index]
     directory = posixpath.dirname(heartbeat_path)
     mounted = any(mount.get("name") in ours and mount.get("mountPath") == directory for mount in container.get("volumeMounts") or [])
-    named = any(env.get("name") == HEARTBEAT_ENV and env.get("value") == heartbeat_path for env in container.get("env") or [])
-    return mounted and named
+    return mounted and any(env.get("name") == HEARTBEAT_ENV and env.get("value") == heartbeat_path for env in container.get("env") or [])
 
 
 def _free_volume_name(spec: JSONObject) -> str:
