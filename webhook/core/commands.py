@@ -13,10 +13,10 @@ import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from webhook.core.inject import shell_script_of
 from webhook.core.types import JSONObject
 
 _SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
-_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +64,10 @@ def _words(container: JSONObject) -> tuple[list[str], str]:
     args = [word for word in container.get("args") or [] if isinstance(word, str)]
     argv = [*command, *args]
     field = "command" if command else "args"
-    if len(argv) >= 3 and posixpath.basename(argv[0]) in _SHELLS and argv[1] == "-c":
+    script = shell_script_of(container)
+    if script is not None:
         try:
-            return shlex.split(argv[2]), field
+            return shlex.split(script), field
         except ValueError:  # unbalanced quotes: the shell would refuse it too
             return [], field
     return argv, field
