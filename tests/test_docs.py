@@ -21,9 +21,9 @@ def test_every_setting_is_in_the_annotation_tables(page: str) -> None:
 
 
 def test_every_env_a_writer_reads_is_in_the_contract_and_each_writer() -> None:
-    settings = plan(make_pod()).chosen
-    assert settings is not None
-    names = list(writer_env(settings.settings))
+    provenance = plan(make_pod()).provenance
+    assert provenance is not None
+    names = list(writer_env(provenance.settings))
     pages = ["docs/heartbeat-contract.md", "writers/python/workerguard_heartbeat.py", "writers/ruby/workerguard/heartbeat.rb", "writers/go/heartbeat.go"]
     for page in pages:
         text = (ROOT / page).read_text()

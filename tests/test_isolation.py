@@ -17,8 +17,9 @@ from tests.conftest import make_pod
 from tests.loadgen import big_preview_yaml, PreviewFlood, sample
 from tests.serverproc import review, Server
 from webhook.core.profiles import BUILTIN_PROFILES
-from webhook.core.types import SKIP_CODES
-from webhook.server.metrics import OPERATIONS, OTHER
+from webhook.core.reasons import REFUSAL_CODES, SKIP_CODES
+from webhook.core.wire import OPERATIONS
+from webhook.server.metrics import OTHER
 
 MUTATE_BODY = json.dumps(admission_review()).encode()
 YAML = {"content-type": "application/yaml"}
@@ -99,7 +100,7 @@ def test_crafted_reviews_do_not_grow_the_metric_series(server: Server) -> None:
         "operation": OPERATIONS | {OTHER},
         "decision": {"allowed", "patched", "denied"},
         "webhook": {"mutate", "validate"},
-        "reason": SKIP_CODES | {OTHER},
+        "reason": SKIP_CODES | REFUSAL_CODES | {OTHER},
         "profile": set(BUILTIN_PROFILES),
     }
     for series in after:

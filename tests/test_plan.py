@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import deep, make_pod, validate, workload_of, WORKLOADS
 from webhook.core.annotations import STATUS
 from webhook.core.inject import ProbeHelper
-from webhook.core.plan import DECISIONS_MAX, Plan, plan, PlanOptions
+from webhook.core.plan import Plan, plan, PlanOptions
 from webhook.core.rules import parse_rules
 from webhook.core.types import WARNING_MAX_CHARS, WARNINGS_MAX
 from webhook.core.workload import locate_pod
@@ -77,7 +77,7 @@ def test_pods_without_the_exact_opt_in_label_are_untouched(label: str | None) ->
 def test_system_and_own_namespaces_are_never_mutated(
     metadata_namespace: str | None, request_namespace: str | None, own: str, skipped: bool
 ) -> None:
-    result = plan(make_pod(namespace=metadata_namespace), options=PlanOptions(namespace=request_namespace, own_namespace=own))
+    result = plan(make_pod(namespace=metadata_namespace), options=PlanOptions(own_namespace=own), namespace=request_namespace)
     assert (result.skip is not None and result.skip.code == "excluded_namespace") is skipped
     assert (result.patch == []) is skipped
 
@@ -578,22 +578,10 @@ def test_planning_does_not_modify_its_input() -> None:
     assert pod == before
 
 
-# --- remembered decisions ---------------------------------------------------------------------------
+# --- plans share nothing --------------------------------------------------------------------------
 
 
-def test_pods_asking_the_same_question_share_one_decision_and_a_different_answer_is_not_reused() -> None:
-    rules = parse_rules({"rules": [{"name": "all", "set": {"probe-period": "15s"}}]})
-    first = injected(make_pod({"workerguard.io/readiness-max-age": "2m"}), rules=rules)
-    second = injected(make_pod({"workerguard.io/readiness-max-age": "2m"}, name="worker-2"), rules=rules)
-    assert first.chosen is not None and second.chosen is not None
-    assert second.chosen.settings is first.chosen.settings  # remembered, not recomputed
-    other = injected(make_pod({"workerguard.io/readiness-max-age": "3m"}), rules=rules)
-    assert other.chosen is not None and other.chosen.settings["readiness-max-age"] == 180
-    assert container_of(other)["readinessProbe"]["periodSeconds"] == 15
-    assert len(rules.decisions) == 2  # two questions (the mutated pods injected() re-plans stop at their status)
-
-
-def test_a_remembered_problem_still_names_the_field_of_the_object_asked_about() -> None:
+def test_the_same_problem_names_the_field_of_each_object_asked_about() -> None:
     bad = {"workerguard.io/probe-period": "soon"}
     pod_problem = plan(make_pod(bad)).errors
     template = {"kind": "Deployment", "metadata": {"name": "w"}, "spec": {"template": make_pod(bad)}}
@@ -602,14 +590,11 @@ def test_a_remembered_problem_still_names_the_field_of_the_object_asked_about() 
     assert [p.field for p in template_problem] == ["spec.template.metadata.annotations[workerguard.io/probe-period]"]
 
 
-def test_a_non_string_annotation_is_reported_every_time_and_decisions_stay_bounded() -> None:
+def test_a_non_string_annotation_is_reported_every_time() -> None:
     rules = parse_rules({"rules": []})
     for _ in range(2):
         errors = plan(make_pod({"workerguard.io/probe-period": 10}), rules=rules).errors  # type: ignore[dict-item]
         assert [p.field for p in errors] == ["metadata.annotations[workerguard.io/probe-period]"]
-    for n in range(DECISIONS_MAX + 5):
-        plan(make_pod({"workerguard.io/readiness-max-age": f"{n + 30}s"}), rules=rules)
-    assert 0 < len(rules.decisions) <= DECISIONS_MAX
 
 
 def test_the_same_annotations_under_other_matching_rules_are_a_different_question() -> None:
@@ -629,6 +614,21 @@ def test_changing_one_mutated_pod_never_changes_what_the_next_pod_gets() -> None
     assert container_of(second)["readinessProbe"]["periodSeconds"] == 10
     assert container_of(second)["lifecycle"]["preStop"]["exec"]["command"][-1] != "oops"
     assert second.patch == first.patch
+
+
+def test_editing_one_plans_patch_never_changes_the_next_plan() -> None:
+    asked = {"workerguard.io/prestop-sleep": "5s"}
+    first = injected(make_pod(asked))
+    untouched = deep(first.patch)
+    for op in first.patch:
+        value = op["value"]
+        if op["path"].endswith("/readinessProbe"):
+            value["periodSeconds"] = 999
+            value["exec"]["command"].append("oops")
+        if op["path"].endswith("/lifecycle"):
+            value["preStop"]["exec"]["command"][-1] = "oops"
+    second = injected(make_pod(asked))
+    assert second.patch == untouched
 
 
 # --- the worker's own command ----------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import jsonpatch
@@ -11,10 +12,34 @@ import pytest
 
 from tests.conftest import make_pod, validate
 from webhook.core.plan import PlanOptions
-from webhook.core.review import answer, BadRequest
-from webhook.core.rules import BUILTIN_RULES
+from webhook.core.review import BadRequest, build_response, mutation_verdict, object_name, read_request, Verdict
+from webhook.core.rules import BUILTIN_RULES, RuleSet
+from webhook.core.wire import AdmissionReview
 
 OPTIONS = PlanOptions()
+
+
+@dataclass(frozen=True)
+class Answered:
+    response: AdmissionReview
+    verdict: Verdict
+    namespace: str
+    name: str
+
+    @property
+    def decision(self) -> str:
+        return self.verdict.outcome
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return self.verdict.reasons
+
+
+def answer(body: object, rules: RuleSet, options: PlanOptions) -> Answered:
+    """What /mutate does with a body, without the server's memo: read, judge, build."""
+    request = read_request(body)
+    verdict = mutation_verdict(request, rules, options)
+    return Answered(build_response(request, verdict), verdict, request.get("namespace") or "", object_name(request))
 
 
 def review_body(obj: Any = None, operation: str = "CREATE", **request: Any) -> dict[str, Any]:

@@ -135,8 +135,8 @@ def run_preview(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
                 raise DocumentError(f"{name}: {error}") from None
     except DocumentError as error:
         return _fail(str(error))
-    options = PlanOptions(namespace=args.namespace, own_namespace=args.own_namespace, on_invalid=args.on_invalid)
-    plans = [plan(obj, rules, options) for obj in objects]
+    options = PlanOptions(own_namespace=args.own_namespace, on_invalid=args.on_invalid)
+    plans = [plan(obj, rules, options, args.namespace) for obj in objects]
     stdout.write(render(plans, args.output))
     return EXIT_OK if all(p.allowed for p in plans) else EXIT_DENIED
 

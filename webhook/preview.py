@@ -3,7 +3,6 @@ and the whole answer to a POST /preview, which the server runs in a worker proce
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import json
 from collections.abc import Sequence
@@ -13,6 +12,7 @@ from typing import Any
 import orjson
 import yaml
 
+from webhook.core import reasons
 from webhook.core.plan import Plan, plan, PlanOptions
 from webhook.core.rules import RulesError, RuleSet
 from webhook.documents import DocumentError, load_objects, parse_json
@@ -21,12 +21,12 @@ from webhook.rulesfile import parse_rules_text
 PAGE_PREVIEW_TYPE = "application/vnd.workerguard.preview+json"
 
 # These skips already speak through errors or warnings; the others are said as a warning in previews only.
-_SILENT_SKIPS = frozenset({"invalid", "invalid_allowed", "windows_pod"})
+_SILENT_SKIPS = frozenset({reasons.INVALID, reasons.INVALID_ALLOWED, reasons.WINDOWS_POD})
 
 
 def preview_result(plan: Plan) -> dict[str, Any]:
     warnings = [warning.as_dict() for warning in plan.warnings]
-    if plan.skip is not None and plan.skip.code not in _SILENT_SKIPS:
+    if plan.skip is not None and plan.skip.reason not in _SILENT_SKIPS:
         warnings.append(plan.skip.as_dict())
     return {
         "allowed": plan.allowed,
@@ -110,8 +110,7 @@ def answer_preview(request: PreviewRequest) -> tuple[int, bytes]:
         objects = load_objects(request.body)
     except DocumentError as error:
         return 400, orjson.dumps({"error": str(error)})
-    options = _in_namespace(request.options, request.namespace)
-    results = [preview_result(plan(obj, request.rules, options)) for obj in objects]
+    results = [preview_result(plan(obj, request.rules, request.options, request.namespace)) for obj in objects]
     return 200, orjson.dumps(results[0] if len(results) == 1 else results)
 
 
@@ -127,11 +126,7 @@ def _page_answer(request: PreviewRequest) -> tuple[int, bytes]:
         problems = [problem.as_dict() for problem in error.problems]
         return 400, orjson.dumps({"error": "the rules file is invalid", "problems": problems})
     objects = load_objects(envelope["documents"])
-    options = _in_namespace(request.options, namespace if isinstance(namespace, str) else None)
-    results = [page_result(plan(obj, rules, options), n) for n, obj in enumerate(objects, start=1)]
+    namespace = namespace if isinstance(namespace, str) else None
+    results = [page_result(plan(obj, rules, request.options, namespace), n) for n, obj in enumerate(objects, start=1)]
     return 200, orjson.dumps({"results": results})
 
-
-def _in_namespace(options: PlanOptions, namespace: str | None) -> PlanOptions:
-    """A preview's namespace stands for the request's: the one a pod would be created in."""
-    return dataclasses.replace(options, namespace=namespace) if namespace else options

@@ -1,7 +1,7 @@
 """The mutations: heartbeat volume, mount and env, exec probes, preStop, grace period, autoscaler annotations.
 
 Each step reads the pod as it is and appends ops; a clash with what the user already has becomes a
-Problem (fatal) or a PlanWarning (kept the user's choice), never a silent overwrite.
+Problem (fatal) or a warning Finding (kept the user's choice), never a silent overwrite.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webhook import __version__
-from webhook.core import probes
+from webhook.core import probes, reasons
 from webhook.core.annotations import SAFE_TO_EVICT, SAFE_TO_EVICT_LOCAL_VOLUMES
 from webhook.core.patch import PatchBuilder
 from webhook.core.settings import BUNDLED_SHELL_NAME, Resolved
-from webhook.core.types import JSONObject, PlanWarning, Problem
+from webhook.core.types import Finding, JSONObject, Problem
 from webhook.core.workload import PodView
 
 HEARTBEAT_ENV = "WORKERGUARD_HEARTBEAT_FILE"
@@ -64,7 +64,7 @@ class ProbeHelper:
 class Injection:
     builder: PatchBuilder = field(default_factory=PatchBuilder)
     shaped: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (injected path, settings behind it)
-    warnings: list[PlanWarning] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
     def record(self, path: str, *settings: str) -> None:
@@ -262,7 +262,7 @@ def _add_probes(container: JSONObject, base: str, settings: Resolved, step: Inje
     if kept:
         names = ", ".join(kept)
         step.warnings.append(
-            PlanWarning("probe_kept", f"kept the existing {names} of '{container['name']}'; override-probes replaces them")
+            Finding(reasons.PROBE_KEPT, f"kept the existing {names} of '{container['name']}'; override-probes replaces them")
         )
 
 
@@ -272,7 +272,7 @@ def _add_prestop(container: JSONObject, base: str, settings: Resolved, step: Inj
     lifecycle = container.get("lifecycle")
     if isinstance(lifecycle, dict) and "preStop" in lifecycle:
         step.warnings.append(
-            PlanWarning("prestop_kept", f"kept the existing preStop of '{container['name']}'; no draining marker is written")
+            Finding(reasons.PRESTOP_KEPT, f"kept the existing preStop of '{container['name']}'; no draining marker is written")
         )
         return
     for path in step.builder.set_keys(f"{base}/lifecycle", lifecycle, {"preStop": probes.prestop_hook(settings)}):
@@ -289,7 +289,7 @@ def _set_grace_period(pod: PodView, settings: Resolved, step: Injection) -> None
     elif current < needed:
         step.builder.replace(path, needed)
         step.warnings.append(
-            PlanWarning("grace_period_raised", f"terminationGracePeriodSeconds raised from {current}s to {needed}s")
+            Finding(reasons.GRACE_PERIOD_RAISED, f"terminationGracePeriodSeconds raised from {current}s to {needed}s")
         )
     else:
         return
@@ -304,7 +304,7 @@ def _set_annotations(pod: PodView, settings: Resolved, volume: str, extra: Mappi
         if existing is None:
             wanted[SAFE_TO_EVICT] = "false"
         elif existing != "false":
-            step.warnings.append(PlanWarning("safe_to_evict_kept", f'kept the pod\'s own {SAFE_TO_EVICT}: "{existing}"'))
+            step.warnings.append(Finding(reasons.SAFE_TO_EVICT_KEPT, f'kept the pod\'s own {SAFE_TO_EVICT}: "{existing}"'))
     else:
         listed = [name.strip() for name in str((current or {}).get(SAFE_TO_EVICT_LOCAL_VOLUMES, "")).split(",") if name.strip()]
         if volume not in listed:
@@ -328,8 +328,8 @@ def _warn_shell_wrapped(container: JSONObject, step: Injection) -> None:
     script = shell_script_of(container)
     if script is not None and not _EXEC_AT_COMMAND_START.search(script.strip()) and not _TERM_TRAP.search(script):
         step.warnings.append(
-            PlanWarning(
-                "shell_wrapped_command",
+            Finding(
+                reasons.SHELL_WRAPPED_COMMAND,
                 f"'{container['name']}' runs via sh -c without exec: SIGTERM stops the shell, not the worker",
             )
         )

@@ -1,21 +1,22 @@
-"""plan(object, rules) -> Plan: the one decision that /mutate, /preview and `workerguard preview` share."""
+"""plan(object, rules, options, namespace) -> Plan: the one decision /mutate, /validate, /preview and
+`workerguard preview` share. Pure: nothing is remembered between calls (the server owns the only cache)."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import jsonpatch
 import orjson
 
 from webhook import __version__
-from webhook.core import probes
+from webhook.core import probes, reasons
 from webhook.core.annotations import (
     annotation_field,
     DEFAULT_CONTAINER,
     INJECT_LABEL,
-    PREFIX,
     PROFILE,
     read_pod_annotations,
     STATUS,
@@ -25,26 +26,28 @@ from webhook.core.inject import carries_injection, inject, paths_by_setting, Pro
 from webhook.core.profiles import DEFAULT_PROFILE
 from webhook.core.rules import BUILTIN_RULES, Rule, RuleSet, Target
 from webhook.core.settings import check_relations, resolve, Resolved, SPECS
-from webhook.core.types import Explanation, JSONObject, PatchOp, PlanWarning, Problem, Skip, WARNINGS_MAX
+from webhook.core.types import Explanation, Finding, JSONObject, PatchOp, Problem, WARNINGS_MAX
 from webhook.core.workload import container_shape_problems, locate_pod, PodView, shape_problems, ShapeError
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public"})
 
 
+OnInvalid = Literal["deny", "allow"]
+
+
 @dataclass(frozen=True, slots=True)
 class PlanOptions:
-    """Deployment-wide choices. `namespace` is the request's namespace (controller-made pods carry none)."""
+    """Deployment-wide choices, the same for every request a server answers."""
 
-    namespace: str | None = None
     own_namespace: str = "workerguard"
-    on_invalid: str = "deny"
+    on_invalid: OnInvalid = "deny"
     # Where probe-shell: bundled takes its static busybox from (server settings).
     probe_helper: ProbeHelper = ProbeHelper()
 
 
 @dataclass(frozen=True, slots=True)
-class Chosen:
-    """What an injection decided, kept so explanations can be built when someone asks for them."""
+class Provenance:
+    """Where each injected value came from, kept so explanations can be built when someone asks for them."""
 
     settings: Resolved
     shaped: list[tuple[str, tuple[str, ...]]]
@@ -58,24 +61,24 @@ class Plan:
     source: JSONObject
     allowed: bool
     patch: list[PatchOp]
-    warnings: list[PlanWarning] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
-    skip: Skip | None = None
+    skip: Finding | None = None
     profile: str | None = None
     rules: tuple[str, ...] = ()
-    chosen: Chosen | None = None
+    provenance: Provenance | None = None
 
     @property
     def explanations(self) -> list[Explanation]:
         """Every resolved setting with its value, source and the injected paths it shaped (preview only:
         /mutate never needs them, so they are not built on its path)."""
-        if self.chosen is None or self.profile is None:
+        if self.provenance is None or self.profile is None:
             return []
-        chosen, settings = self.chosen, self.chosen.settings
-        affects = paths_by_setting(chosen.shaped)
+        provenance, settings = self.provenance, self.provenance.settings
+        affects = paths_by_setting(provenance.shaped)
         return [
-            Explanation("profile", self.profile, chosen.profile_source, ()),
-            Explanation("container", chosen.container, chosen.container_source, tuple(affects.get("container", ()))),
+            Explanation("profile", self.profile, provenance.profile_source, ()),
+            Explanation("container", provenance.container, provenance.container_source, tuple(affects.get("container", ()))),
             *(
                 Explanation(key, settings.render(key), settings.sources[key], tuple(affects.get(key, ())))
                 for key in SPECS
@@ -93,96 +96,80 @@ class Plan:
         return mutated
 
 
-def plan(obj: JSONObject, rules: RuleSet = BUILTIN_RULES, options: PlanOptions = PlanOptions()) -> Plan:
+def plan(
+    obj: JSONObject, rules: RuleSet = BUILTIN_RULES, options: PlanOptions = PlanOptions(), namespace: str | None = None
+) -> Plan:
+    """`namespace` is where the object is created: the request's namespace, or the one a preview names.
+    Without it, the object's own metadata.namespace counts (controller-made pods carry none)."""
     try:
         pod = locate_pod(obj)
     except ShapeError as error:
         return _deny_or_allow(obj, [Problem(error.field, error.message)], [], options)
     if pod is None:
-        return _skipped(obj, Skip("unsupported_kind", f"kind {obj.get('kind')!r} holds no pod template"))
-    namespace = options.namespace or _metadata_namespace(obj)
+        return _skipped(obj, Finding(reasons.UNSUPPORTED_KIND, f"kind {obj.get('kind')!r} holds no pod template"))
+    namespace = namespace or _metadata_namespace(obj)
     if namespace in SYSTEM_NAMESPACES or namespace == options.own_namespace:
-        return _skipped(obj, Skip("excluded_namespace", f"namespace '{namespace}' is never mutated"))
+        return _skipped(obj, Finding(reasons.EXCLUDED_NAMESPACE, f"namespace '{namespace}' is never mutated"))
     if not isinstance(pod.metadata.get("labels", {}), dict) or pod.labels.get(INJECT_LABEL) != "true":
-        return _skipped(obj, Skip("not_opted_in", f'the pod is not labelled {INJECT_LABEL}: "true"'))
+        return _skipped(obj, Finding(reasons.NOT_OPTED_IN, f'the pod is not labelled {INJECT_LABEL}: "true"'))
     shape = shape_problems(pod)
     if shape:
         return _deny_or_allow(obj, shape, [], options)
     if isinstance(pod.spec.get("os"), dict) and pod.spec["os"].get("name") == "windows":
-        warning = PlanWarning("windows_pod", "Windows pods have no POSIX shell for exec probes: left untouched")
-        return _skipped(obj, Skip(warning.code, warning.message), [warning])
+        windows = Finding(reasons.WINDOWS_POD, "Windows pods have no POSIX shell for exec probes: left untouched")
+        return _skipped(obj, windows, [windows])
     if STATUS in pod.annotations:
-        return _skipped(obj, Skip("already_injected", f"{STATUS} is present: already injected"))
+        return _skipped(obj, Finding(reasons.ALREADY_INJECTED, f"{STATUS} is present: already injected"))
     return _plan_injection(obj, pod, namespace or "", rules, options)
 
 
 def _plan_injection(obj: JSONObject, pod: PodView, namespace: str, rules: RuleSet, options: PlanOptions) -> Plan:
     target = Target(namespace, _strings(pod.labels), _strings(pod.annotations), _images(pod))
     matched = rules.matching(target)
-    decision = _decision(pod, matched, rules)
-    problems = list(decision.problems)
-    settings = decision.settings
+    settled = _settle(pod, matched, rules)
+    problems = list(settled.problems)
+    settings = settled.settings
     if settings is None:
         return _deny_or_allow(obj, problems, [], options)
     chosen = _target_container(pod, settings, problems)
     if problems or chosen is None:
-        return _deny_or_allow(obj, problems, list(decision.warnings), options)
+        return _deny_or_allow(obj, problems, list(settled.warnings), options)
     index, container_source = chosen
     shape = container_shape_problems(pod, index)
     if shape:
-        return _deny_or_allow(obj, shape, list(decision.warnings), options)
+        return _deny_or_allow(obj, shape, list(settled.warnings), options)
     if carries_injection(pod, index, settings["heartbeat-path"]):
-        return _skipped(obj, Skip("already_injected", "it already carries workerguard's heartbeat volume, mount and env"))
-    settings, status, said = _with_command_timeout(pod, index, settings, decision)
+        return _skipped(obj, Finding(reasons.ALREADY_INJECTED, "it already carries workerguard's heartbeat volume, mount and env"))
+    settings, said = _with_command_timeout(pod, index, settings)
+    status = _status(settled.profile, settled.rule_names, settings)
     step = inject(pod, index, settings, {STATUS: status}, options.probe_helper)
     if step.problems:
-        return _deny_or_allow(obj, step.problems, list(decision.warnings), options)
+        return _deny_or_allow(obj, step.problems, list(settled.warnings), options)
     container_name = pod.spec["containers"][index]["name"]
     return Plan(
         obj,
         allowed=True,
         patch=step.builder.ops,
-        warnings=_capped([*decision.warnings, *said, *step.warnings]),
-        profile=decision.profile,
-        rules=decision.rule_names,
-        chosen=Chosen(settings, step.shaped, decision.profile_source, container_name, container_source),
+        warnings=_capped([*settled.warnings, *said, *step.warnings]),
+        profile=settled.profile,
+        rules=settled.rule_names,
+        provenance=Provenance(settings, step.shaped, settled.profile_source, container_name, container_source),
     )
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
-    """What the profile, the matched rules and the pod's own annotations decide, before its containers count."""
+class Settled:
+    """What the profile, the matched rules and the pod's own annotations settle, before its containers count."""
 
     profile: str
     profile_source: str
     rule_names: tuple[str, ...]
     settings: Resolved | None  # None: the profile is unknown
     problems: tuple[Problem, ...]
-    warnings: tuple[PlanWarning, ...]
-    status: str
+    warnings: tuple[Finding, ...]
 
 
-DECISIONS_MAX = 1024
-
-
-def _decision(pod: PodView, matched: list[Rule], rules: RuleSet) -> Decision:
-    """Decided once per question under these rules: replicas and similar pods ask the same one, and
-    parsing, layering and the status digest measured about a third of plan()."""
-    own = tuple((key, value) for key, value in pod.annotations.items() if key.startswith(PREFIX))
-    key = (pod.field_prefix, tuple(rule.index for rule in matched), own)
-    try:
-        return rules.decisions[key]  # type: ignore[no-any-return]
-    except KeyError:
-        pass
-    except TypeError:  # an annotation that is not a string (a problem to report): nothing to remember it by
-        return _decide(pod, matched, rules)
-    if len(rules.decisions) >= DECISIONS_MAX:
-        rules.decisions.clear()
-    decision = rules.decisions[key] = _decide(pod, matched, rules)
-    return decision
-
-
-def _decide(pod: PodView, matched: list[Rule], rules: RuleSet) -> Decision:
+def _settle(pod: PodView, matched: list[Rule], rules: RuleSet) -> Settled:
     own = read_pod_annotations(pod.annotations, pod.field_prefix)
     problems = list(own.problems)
     profile_name, profile_source = _choose_profile(own.profile, matched)
@@ -195,33 +182,29 @@ def _decide(pod: PodView, matched: list[Rule], rules: RuleSet) -> Decision:
                 f"unknown profile '{profile_name}'; known: {', '.join(rules.profiles)}",
             )
         )
-        return Decision(profile_name, profile_source, rule_names, None, tuple(problems), (), "")
+        return Settled(profile_name, profile_source, rule_names, None, tuple(problems), ())
     settings = resolve([profile.layer(), *(rule.layer() for rule in matched), own.layer])
     relation_problems, warnings = check_relations(settings)
     if not relation_problems:
         warnings += probes.budget_warnings(settings)
-    status = _status(profile_name, rule_names, settings)
-    return Decision(profile_name, profile_source, rule_names, settings, (*problems, *relation_problems), tuple(warnings), status)
+    return Settled(profile_name, profile_source, rule_names, settings, (*problems, *relation_problems), tuple(warnings))
 
 
-def _with_command_timeout(
-    pod: PodView, index: int, settings: Resolved, decision: Decision
-) -> tuple[Resolved, str, list[PlanWarning]]:
+def _with_command_timeout(pod: PodView, index: int, settings: Resolved) -> tuple[Resolved, list[Finding]]:
     """The worker's own command knows how long it waits on SIGTERM (Sidekiq's -t): that beats a default
     or a profile, and an annotation or rule that says otherwise is worth a warning."""
     found = command_timeout(pod.spec["containers"][index])
     current, source = settings["shutdown-timeout"], settings.sources["shutdown-timeout"]
     if found is None or found.seconds == current:
-        return settings, decision.status, []
+        return settings, []
     if source == "default" or source.startswith("profile:"):
         where = f"{pod.field_prefix}spec.containers[{index}].{found.field}"
-        settings = settings.with_value("shutdown-timeout", found.seconds, "command", where)
-        return settings, _status(decision.profile, decision.rule_names, settings), []
-    warning = PlanWarning(
-        "shutdown_timeout_differs_from_command",
+        return settings.with_value("shutdown-timeout", found.seconds, "command", where), []
+    warning = Finding(
+        reasons.SHUTDOWN_TIMEOUT_DIFFERS_FROM_COMMAND,
         f"shutdown-timeout {current}s, but the command says {found.said}",
     )
-    return settings, decision.status, [warning]
+    return settings, [warning]
 
 
 def _choose_profile(annotated: str | None, matched: Iterable[Rule]) -> tuple[str, str]:
@@ -272,21 +255,21 @@ def _images(pod: PodView) -> list[str]:
     return [c["image"] for c in pod.spec.get("containers", []) if isinstance(c, dict) and isinstance(c.get("image"), str)]
 
 
-def _skipped(obj: JSONObject, skip: Skip, warnings: list[PlanWarning] | None = None) -> Plan:
+def _skipped(obj: JSONObject, skip: Finding, warnings: list[Finding] | None = None) -> Plan:
     return Plan(obj, allowed=True, patch=[], warnings=warnings or [], skip=skip)
 
 
-def _deny_or_allow(obj: JSONObject, problems: list[Problem], warnings: list[PlanWarning], options: PlanOptions) -> Plan:
+def _deny_or_allow(obj: JSONObject, problems: list[Problem], warnings: list[Finding], options: PlanOptions) -> Plan:
     """An invalid opted-in pod is denied, or with on-invalid=allow admitted untouched with the errors as warnings."""
     if options.on_invalid == "allow":
-        as_warnings = [PlanWarning("invalid_setting", str(problem)) for problem in problems]
+        as_warnings = [Finding(reasons.INVALID_SETTING, str(problem)) for problem in problems]
         return Plan(
             obj,
             allowed=True,
             patch=[],
             warnings=_capped([*as_warnings, *warnings]),
             errors=problems,
-            skip=Skip("invalid_allowed", "invalid settings; admitted untouched (on-invalid=allow)"),
+            skip=Finding(reasons.INVALID_ALLOWED, "invalid settings; admitted untouched (on-invalid=allow)"),
         )
     return Plan(
         obj,
@@ -294,12 +277,12 @@ def _deny_or_allow(obj: JSONObject, problems: list[Problem], warnings: list[Plan
         patch=[],
         warnings=_capped(warnings),
         errors=problems,
-        skip=Skip("invalid", "invalid settings; denied (on-invalid=deny)"),
+        skip=Finding(reasons.INVALID, "invalid settings; denied (on-invalid=deny)"),
     )
 
 
-def _capped(warnings: list[PlanWarning]) -> list[PlanWarning]:
+def _capped(warnings: list[Finding]) -> list[Finding]:
     if len(warnings) <= WARNINGS_MAX:
         return warnings
     hidden = len(warnings) - WARNINGS_MAX + 1
-    return [*warnings[: WARNINGS_MAX - 1], PlanWarning("more_warnings", f"{hidden} more warnings; run workerguard preview")]
+    return [*warnings[: WARNINGS_MAX - 1], Finding(reasons.MORE_WARNINGS, f"{hidden} more warnings; run workerguard preview")]

@@ -6,12 +6,12 @@ double quotes are enough to keep them one inert word.
 
 from __future__ import annotations
 
-import functools
 import math
 import posixpath
 
+from webhook.core import reasons
 from webhook.core.settings import BUNDLED_SHELL_NAME, DRAINING_MARKER_NAME, NOT_READY_MARKER_NAME, Resolved
-from webhook.core.types import JSONObject, PlanWarning
+from webhook.core.types import Finding, JSONObject
 
 LIVENESS_FAILURE_THRESHOLD = 3
 PROBE_TIMEOUT_MAX_SECONDS = 5
@@ -77,7 +77,6 @@ def draining_marker(heartbeat_path: str) -> str:
     return marker(heartbeat_path, DRAINING_MARKER_NAME)
 
 
-@functools.lru_cache(maxsize=256)
 def freshness_script(heartbeat_path: str, heartbeat_format: str, max_age: int, allowance: str) -> str:
     """Exit 0 only when the heartbeat is at most max_age seconds old; every failure path says why and
     exits 1 (`allowance` ends the age message: "readiness allows 60s"). Leaves the beat's time in $t."""
@@ -86,7 +85,6 @@ def freshness_script(heartbeat_path: str, heartbeat_format: str, max_age: int, a
     return f"{read.format(file=heartbeat_path)}; {age}"
 
 
-@functools.lru_cache(maxsize=256)
 def readiness_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> str:
     """Fresh, not draining, and not marked not-ready by the writer (a dependency it cannot use)."""
     draining = _MARKER_CHECK.format(
@@ -97,7 +95,6 @@ def readiness_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -
     return f"{draining}; {not_ready}; {freshness}"
 
 
-@functools.lru_cache(maxsize=256)
 def startup_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> str:
     # kubelet runs preStop before a liveness restart too, and the emptyDir outlives the container:
     # a marker left behind would keep the new container unready forever. The startup probe runs once
@@ -106,7 +103,6 @@ def startup_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> 
     return f'rm -f "{draining_marker(heartbeat_path)}"; {freshness}; {_STARTED_CHECK.format(file=heartbeat_path)}'
 
 
-@functools.lru_cache(maxsize=256)
 def prestop_script(heartbeat_path: str, sleep_seconds: int) -> str:
     return f': > "{draining_marker(heartbeat_path)}"; sleep {sleep_seconds}'
 
@@ -151,12 +147,12 @@ def probe_runs_per_minute(settings: Resolved) -> float:
     return runs
 
 
-def budget_warnings(settings: Resolved) -> list[PlanWarning]:
+def budget_warnings(settings: Resolved) -> list[Finding]:
     runs = probe_runs_per_minute(settings)
     if runs <= PROBE_RUNS_PER_MINUTE_WARN:
         return []
     message = f"{round(runs)} exec probe runs a minute per pod, each about 25ms of node CPU; raise probe-period"
-    return [PlanWarning("probe_runs_costly", message)]
+    return [Finding(reasons.PROBE_RUNS_COSTLY, message)]
 
 
 def shell_of(settings: Resolved) -> tuple[str, ...]:
@@ -203,8 +199,7 @@ def prestop_hook(settings: Resolved) -> JSONObject:
     return _prestop_hook(shell_of(settings), settings["heartbeat-path"], settings["prestop-sleep"])
 
 
-# Every probe object is built for its plan alone, so a caller may edit a patch without touching
-# another's; only the scripts, immutable strings, are remembered.
+# Every probe object is built for its plan alone, so a caller may edit a patch without touching another's.
 
 
 def _readiness_probe(shell: tuple[str, ...], path: str, heartbeat_format: str, max_age: int, period: int) -> JSONObject:

@@ -1,22 +1,21 @@
-"""AdmissionReview (admission.k8s.io/v1) request -> response, as plain dicts.
+"""AdmissionReview in and out: read the request, judge it into a Verdict, build the response.
 
 Two error channels: a request we cannot read raises BadRequest (HTTP 400 at the edge); a readable
-request about a bad pod is answered allowed=false with the reasons.
+request about a bad pod gets a Verdict with allowed=false and every reason.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 import orjson
 
+from webhook.core import reasons
 from webhook.core.plan import Plan, plan, PlanOptions
 from webhook.core.rules import RuleSet
-from webhook.core.types import JSONObject, Skip
+from webhook.core.types import Finding, JSONObject
+from webhook.core.wire import AdmissionRequest, AdmissionResponse, AdmissionReview, Outcome
 
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
@@ -29,41 +28,25 @@ class BadRequest(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """What the apiserver is told about a pod, apart from the request's identity: what replicas share.
+    """What the apiserver is told about an object, apart from the request's identity: what replicas share.
 
-    `fields` are the response fields after uid (allowed, and patchType, patch, warnings, status as
-    they apply), the patch already base64-encoded so a remembered verdict costs nothing to send again.
+    `patch` is already base64-encoded, so a verdict the server remembers costs nothing to send again.
+    `reasons` are codes from webhook.core.reasons (the skip's first), for metrics and logs.
     """
 
-    fields: JSONObject
-    decision: str
-    reasons: tuple[str, ...]
+    outcome: Outcome
+    allowed: bool
+    patch: str | None = None
+    warnings: tuple[str, ...] = ()
+    denial: str | None = None
+    reasons: tuple[str, ...] = ()
     profile: str | None = None
     rules: tuple[str, ...] = ()
     invalid: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Review:
-    """The answer plus what logs and metrics say about it."""
-
-    response: JSONObject
-    uid: str
-    operation: str
-    namespace: str
-    name: str
-    verdict: Verdict
-
-    @property
-    def decision(self) -> str:
-        return self.verdict.decision
-
-    @property
-    def reasons(self) -> tuple[str, ...]:
-        return self.verdict.reasons
-
-
-def _request_of(body: object) -> JSONObject:
+def read_request(body: object) -> AdmissionRequest:
+    """The request of an AdmissionReview, its typed fields checked; BadRequest says what is wrong."""
     if not isinstance(body, dict):
         raise BadRequest("the body is not a JSON object")
     if body.get("apiVersion") != API_VERSION or body.get("kind") != KIND:
@@ -79,46 +62,35 @@ def _request_of(body: object) -> JSONObject:
     for key in ("namespace", "name", "subResource"):
         if request.get(key) is not None and not isinstance(request[key], str):
             raise BadRequest(f"request.{key} is not a string")
-    return request
+    if request.get("kind") is not None and not isinstance(request["kind"], dict):
+        raise BadRequest("request.kind is not an object")
+    return request  # type: ignore[return-value]  # checked above, field by field
 
 
-def _is_pod(request: JSONObject) -> bool:
-    kind = request.get("kind")
-    return isinstance(kind, dict) and kind.get("kind") == "Pod" and kind.get("group", "") == "" and not request.get("subResource")
-
-
-def _pod_name(request: JSONObject, obj: JSONObject | None) -> str:
-    metadata = (obj or {}).get("metadata")
+def object_name(request: AdmissionRequest) -> str:
+    """The name logs give the object: the request's, else its metadata's name or generateName."""
+    obj = request.get("object")
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
     metadata = metadata if isinstance(metadata, dict) else {}
     name = request.get("name") or metadata.get("name") or metadata.get("generateName") or ""
     return name if isinstance(name, str) else ""
 
 
-Decider = Callable[[JSONObject, RuleSet, PlanOptions], Verdict]
-
-
-def decide(obj: JSONObject, rules: RuleSet, options: PlanOptions) -> Verdict:
-    return verdict_of(plan(obj, rules, options))
-
-
-def answer(body: object, rules: RuleSet, options: PlanOptions, decider: Decider = decide) -> Review:
-    request = _request_of(body)
-    uid, operation = request["uid"], request["operation"]
-    namespace = request.get("namespace") or ""
-    obj = request.get("object")
-    if operation != "CREATE" or not _is_pod(request):
-        skip = Skip("operation_ignored" if operation != "CREATE" else "not_a_pod", "only pod CREATE is mutated")
-        verdict = Verdict({"allowed": True}, "allowed", (skip.code,))
-        return _review(verdict, uid, operation, namespace, _pod_name(request, None))
-    if not isinstance(obj, dict):
-        raise BadRequest("request.object is not an object")
-    kind = obj.get("kind", "Pod")
-    if kind != "Pod":
-        raise BadRequest(f"request.object is a {kind!r}, not a Pod")
+def mutation_verdict(request: AdmissionRequest, rules: RuleSet, options: PlanOptions) -> Verdict:
+    """/mutate: a Pod's CREATE is planned and patched; anything else is allowed untouched."""
+    operation = request["operation"]
+    kind = request.get("kind") or {}
+    if operation != "CREATE":
+        return skipped(Finding(reasons.OPERATION_IGNORED, "only pod CREATE is mutated"))
+    if kind.get("kind") != "Pod" or kind.get("group", "") != "" or request.get("subResource"):
+        return skipped(Finding(reasons.NOT_A_POD, "only pod CREATE is mutated"))
+    obj = _object_of(request)
+    object_kind = obj.get("kind", "Pod")
+    if object_kind != "Pod":
+        raise BadRequest(f"request.object is a {object_kind!r}, not a Pod")
     if "kind" not in obj:
         obj = {**obj, "kind": "Pod"}
-    verdict = decider(obj, rules, _in_namespace(options, namespace or None))
-    return _review(verdict, uid, operation, namespace, _pod_name(request, obj))
+    return verdict_of(plan(obj, rules, options, request.get("namespace") or None))
 
 
 # What /validate is registered for: workloads whose pod template workerguard would inject.
@@ -127,51 +99,49 @@ WORKLOAD_KINDS = frozenset(
 )
 
 
-def answer_validation(body: object, rules: RuleSet, options: PlanOptions) -> Review:
-    """A workload's CREATE or UPDATE, judged by what its pods would get: the same warnings, and a denial
-    for what the pods would be denied for, so `kubectl apply` shows them. It never patches (a validating
-    webhook cannot), and never refuses a subresource (/scale, /status) or any other operation."""
-    request = _request_of(body)
-    uid, operation = request["uid"], request["operation"]
-    namespace = request.get("namespace") or ""
-    kind = request.get("kind")
-    group_kind = (kind.get("group", ""), kind.get("kind")) if isinstance(kind, dict) else None
-    if operation not in ("CREATE", "UPDATE") or request.get("subResource") or group_kind not in WORKLOAD_KINDS:
-        skip = Skip("operation_ignored" if operation not in ("CREATE", "UPDATE") else "not_a_workload", "only workload CREATE and UPDATE are validated")
-        return _review(Verdict({"allowed": True}, "allowed", (skip.code,)), uid, operation, namespace, _pod_name(request, None))
+def validation_verdict(request: AdmissionRequest, rules: RuleSet, options: PlanOptions) -> Verdict:
+    """/validate: a workload's CREATE or UPDATE, judged by what its pods would get: the same warnings, and
+    a denial for what the pods would be denied for, so `kubectl apply` shows them. It never patches (a
+    validating webhook cannot), and never refuses a subresource (/scale, /status) or any other operation."""
+    operation = request["operation"]
+    kind = request.get("kind") or {}
+    if operation not in ("CREATE", "UPDATE"):
+        return skipped(Finding(reasons.OPERATION_IGNORED, "only workload CREATE and UPDATE are validated"))
+    if request.get("subResource") or (kind.get("group", ""), kind.get("kind")) not in WORKLOAD_KINDS:
+        return skipped(Finding(reasons.NOT_A_WORKLOAD, "only workload CREATE and UPDATE are validated"))
+    return verdict_of(plan(_object_of(request), rules, options, request.get("namespace") or None), with_patch=False)
+
+
+def _object_of(request: AdmissionRequest) -> JSONObject:
     obj = request.get("object")
     if not isinstance(obj, dict):
         raise BadRequest("request.object is not an object")
-    outcome = plan(obj, rules, replace(options, namespace=namespace or None))
-    verdict = verdict_of(outcome, with_patch=False)
-    return _review(verdict, uid, operation, namespace, _pod_name(request, obj))
+    return obj
+
+
+def skipped(finding: Finding) -> Verdict:
+    return Verdict("allowed", True, reasons=(finding.code,))
 
 
 def verdict_of(outcome: Plan, with_patch: bool = True) -> Verdict:
-    fields: dict[str, Any] = {"allowed": outcome.allowed}
-    if outcome.patch and with_patch:
-        fields["patchType"] = "JSONPatch"
-        fields["patch"] = base64.b64encode(orjson.dumps(outcome.patch)).decode()
-    if outcome.warnings:
-        fields["warnings"] = [warning.admission_text() for warning in outcome.warnings]
-    if not outcome.allowed:
-        message = "workerguard: " + "; ".join(str(problem) for problem in outcome.errors)
-        fields["status"] = {"code": DENIED_STATUS_CODE, "message": message}
-        decision = "denied"
-    else:
-        decision = "patched" if outcome.patch and with_patch else "allowed"
-    reasons = tuple(warning.code for warning in outcome.warnings)
+    patch = base64.b64encode(orjson.dumps(outcome.patch)).decode() if outcome.patch and with_patch else None
+    warnings = tuple(warning.admission_text() for warning in outcome.warnings)
+    denial = None if outcome.allowed else "workerguard: " + "; ".join(str(problem) for problem in outcome.errors)
+    codes = tuple(warning.code for warning in outcome.warnings)
     if outcome.skip is not None:
-        reasons = (outcome.skip.code, *reasons)
-    return Verdict(fields, decision, reasons, outcome.profile, outcome.rules, bool(outcome.errors))
+        codes = (outcome.skip.code, *codes)
+    result: Outcome = "denied" if not outcome.allowed else "patched" if patch is not None else "allowed"
+    return Verdict(result, outcome.allowed, patch, warnings, denial, codes, outcome.profile, outcome.rules, bool(outcome.errors))
 
 
-@functools.lru_cache(maxsize=1024)
-def _in_namespace(options: PlanOptions, namespace: str | None) -> PlanOptions:
-    """The options for one request; cached, since a dataclass copy per request showed in the profile."""
-    return replace(options, namespace=namespace)
-
-
-def _review(verdict: Verdict, uid: str, operation: str, namespace: str, name: str) -> Review:
-    response = {"apiVersion": API_VERSION, "kind": KIND, "response": {"uid": uid, **verdict.fields}}
-    return Review(response, uid, operation, namespace, name, verdict)
+def build_response(request: AdmissionRequest, verdict: Verdict) -> AdmissionReview:
+    """The AdmissionReview answering `request`: the verdict's fields under the request's uid."""
+    response: AdmissionResponse = {"uid": request["uid"], "allowed": verdict.allowed}
+    if verdict.patch is not None:
+        response["patchType"] = "JSONPatch"
+        response["patch"] = verdict.patch
+    if verdict.warnings:
+        response["warnings"] = list(verdict.warnings)
+    if verdict.denial is not None:
+        response["status"] = {"code": DENIED_STATUS_CODE, "message": verdict.denial}
+    return {"apiVersion": API_VERSION, "kind": KIND, "response": response}

@@ -71,13 +71,6 @@ def _map_matches(wanted: Sequence[tuple[str, re.Pattern[str]]], actual: Mapping[
 class RuleSet:
     profiles: Mapping[str, Profile]
     rules: tuple[Rule, ...] = ()
-    # What plan() already decided under these rules, by question (see plan._decision). Rules never
-    # change once made (a reload makes a new RuleSet), so nothing here can go stale.
-    decisions: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    def __reduce__(self) -> tuple[type[RuleSet], tuple[Mapping[str, Profile], tuple[Rule, ...]]]:
-        """Pickled for the preview workers without what it remembers: only the rules need to travel."""
-        return RuleSet, (self.profiles, self.rules)
 
     def matching(self, target: Target) -> list[Rule]:
         return [rule for rule in self.rules if rule.matches(target)]

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from webhook.core.types import PlanWarning, Problem
+from webhook.core import reasons
+from webhook.core.types import Finding, Problem
 
 DURATION_MAX_SECONDS = 86_400
 OFF = None
@@ -230,10 +231,10 @@ def resolve(layers: Iterable[Layer]) -> Resolved:
     return Resolved(values, sources, origins, rendered)
 
 
-def check_relations(resolved: Resolved) -> tuple[list[Problem], list[PlanWarning]]:
+def check_relations(resolved: Resolved) -> tuple[list[Problem], list[Finding]]:
     """Cross-setting rules; a problem names the field that set the offending value."""
     problems: list[Problem] = []
-    warnings: list[PlanWarning] = []
+    warnings: list[Finding] = []
 
     def where(*keys: str) -> str:
         """The field of whichever key the user set most specifically: that is the one to fix."""
@@ -263,7 +264,7 @@ def check_relations(resolved: Resolved) -> tuple[list[Problem], list[PlanWarning
             )
         elif liveness == readiness:
             warnings.append(
-                PlanWarning("liveness_equals_readiness", "liveness max age equals readiness: a slow node will restart the worker")
+                Finding(reasons.LIVENESS_EQUALS_READINESS, "liveness max age equals readiness: a slow node will restart the worker")
             )
     if startup is not None and startup < period:
         problems.append(

@@ -1,9 +1,11 @@
-"""Value types shared by the core: problems, warnings, explanations and the JSON aliases."""
+"""Value types shared by the core: problems, findings, explanations and the JSON aliases."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from webhook.core.reasons import Reason
 
 JSON = Any
 JSONObject = dict[str, Any]
@@ -29,52 +31,25 @@ class Problem:
 
 
 @dataclass(frozen=True, slots=True)
-class PlanWarning:
-    """A non-fatal finding with a stable snake_case code (used in logs, metrics and CLI output)."""
+class Finding:
+    """A reason from the vocabulary (webhook.core.reasons) and what it means for this object: a warning,
+    or why the object was left untouched."""
 
-    code: str
+    reason: Reason
     message: str
 
+    @property
+    def code(self) -> str:
+        return self.reason.code
+
     def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+        return {"code": self.reason.code, "message": self.message}
 
     def admission_text(self) -> str:
-        text = f"workerguard {self.code}: {self.message}"
+        text = f"workerguard {self.reason.code}: {self.message}"
         if len(text) > WARNING_MAX_CHARS:
             text = text[: WARNING_MAX_CHARS - 3] + "..."
         return text
-
-
-# Every reason an object is left untouched: a fixed set, so metrics labelled by it stay bounded.
-SKIP_CODES = frozenset(
-    {
-        "operation_ignored",
-        "not_a_pod",
-        "not_a_workload",
-        "unsupported_kind",
-        "excluded_namespace",
-        "not_opted_in",
-        "windows_pod",
-        "already_injected",
-        "invalid_allowed",
-        "invalid",
-    }
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Skip:
-    """Why an object was left untouched, as a stable reason code (one of SKIP_CODES) and one sentence."""
-
-    code: str
-    message: str
-
-    def __post_init__(self) -> None:
-        if self.code not in SKIP_CODES:
-            raise ValueError(f"unknown skip code {self.code!r}: add it to SKIP_CODES and the docs")
-
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
 
 
 @dataclass(frozen=True, slots=True)

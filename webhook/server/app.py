@@ -1,4 +1,4 @@
-"""The HTTP surface: /mutate, /preview, /healthz, /readyz, /metrics. A thin shell around the core."""
+"""The HTTP surface: /mutate, /validate, /preview, the page, /healthz, /readyz, /metrics, through one pipeline."""
 
 from __future__ import annotations
 
@@ -7,124 +7,120 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import StreamingResponse
-from prometheus_client import CONTENT_TYPE_LATEST
+from fastapi import FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST, Histogram
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from webhook.core.review import answer, answer_validation, BadRequest, Review
+from webhook.core import reasons
+from webhook.core.reasons import SKIP_CODES
+from webhook.core.review import BadRequest, build_response, object_name, read_request, validation_verdict, Verdict
 from webhook.core.rules import RuleSet
-from webhook.core.types import SKIP_CODES
+from webhook.core.wire import AdmissionRequest, OPERATIONS
 from webhook.documents import DocumentError, parse_json
 from webhook.preview import PAGE_PREVIEW_TYPE, PreviewRequest
 from webhook.server.limits import read_body, RequestRefused
-from webhook.server.metrics import one_of, OPERATIONS
+from webhook.server.metrics import one_of
 from webhook.server.runtime import Runtime
 
 STATIC = Path(__file__).parent.parent / "static"
 log = logging.getLogger("workerguard.server")
 # The page loads nothing from elsewhere (a cluster may have no internet) and runs no inline script.
-PAGE_HEADERS = {"content-security-policy": "default-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'"}
-
-
-def _json(body: Any, status: int = 200, close: bool = False) -> Response:
-    headers = {"connection": "close"} if close else None
-    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+PAGE_HEADERS = ((b"content-security-policy", b"default-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'"),)
 
 
 # A preview's answer can be megabytes; encrypted in one write it would hold the loop for milliseconds.
 ANSWER_SLICE_BYTES = 64 * 1024
 
 
-def _in_slices(body: bytes, status: int) -> Response:
-    async def slices() -> AsyncIterator[bytes]:
-        for start in range(0, len(body), ANSWER_SLICE_BYTES):
-            yield body[start : start + ANSWER_SLICE_BYTES]
-
-    headers = {"content-length": str(len(body))}
-    return StreamingResponse(slices(), status, headers, media_type="application/json")
-
-
-async def send_json(send: Send, status: int, body: bytes, close: bool) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if close:
-        headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes
+    content_type: bytes = b"application/json"
+    close: bool = False
+    headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
-class DrainMiddleware:
-    """While draining, every response says Connection: close so clients stop reusing the connection."""
+def json_reply(body: object, status: int = 200) -> Reply:
+    return Reply(status, orjson.dumps(body))
 
-    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
-        self.app, self.runtime = app, runtime
+
+Handler = Callable[[Scope, Receive], Awaitable[Reply]]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    handler: Handler
+    latency: Histogram
+
+
+class Pipeline:
+    """Every request of ours goes through here once: drain handling, timing, refusals and writing the
+    answer. Endpoints are plain handlers (scope, receive) -> Reply. FastAPI's own stack is left to what
+    only it does (lifespan, static files, 404s): on /mutate, the path every opted-in pod creation waits
+    for, its middleware would cost a sixth of the planning work."""
+
+    def __init__(self, runtime: Runtime, fallback: ASGIApp) -> None:
+        self.runtime, self.fallback = runtime, fallback
+        self.endpoints: dict[tuple[str, str], Endpoint] = {}
+
+    def route(self, method: str, path: str, handler: Handler) -> None:
+        name = path.strip("/") or "page"
+        self.endpoints[(method, path)] = Endpoint(handler, self.runtime.metrics.latency.labels(name))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.runtime.draining:
-            await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.fallback(scope, receive, send)
             return
-
-        async def send_closing(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
-                message = {**message, "headers": [*headers, (b"connection", b"close")]}
-            await send(message)
-
-        await self.app(scope, receive, send_closing)
-
-
-class Webhook:
-    """POST /mutate and /validate as plain ASGI handlers (the hot path: every opted-in pod creation waits
-    for /mutate); everything else, lifespan included, through FastAPI, whose middleware stack would
-    cost /mutate a sixth of its planning work."""
-
-    def __init__(self, runtime: Runtime, rest: ASGIApp) -> None:
-        self.runtime, self.rest = runtime, rest
-        self.answers: dict[str, Callable[[object], Review]] = {
-            "/mutate": lambda body: answer(body, self._rules(), runtime.options, runtime.memo.decide),
-            "/validate": lambda body: answer_validation(body, self._rules(), runtime.options),
-        }
-        self.latency = {path: runtime.metrics.latency.labels(path.strip("/")) for path in self.answers}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] in self.answers and scope["method"] == "POST":
-            await self.admit(scope["path"], scope, receive, send)
-        else:
-            await self.rest(scope, receive, send)
-
-    def _rules(self) -> RuleSet:
-        rules = self.runtime.rules.rules
-        if rules is None:
-            raise RequestRefused(503, "no valid rules loaded")
-        return rules
-
-    async def admit(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
-        runtime, config = self.runtime, self.runtime.config
+        if self.runtime.draining:
+            send = _closing(send)
+        endpoint = self.endpoints.get((scope["method"], scope["path"]))
+        if endpoint is None:
+            await self.fallback(scope, receive, send)
+            return
         started = time.perf_counter()
         try:
-            body = await read_body(scope, receive, config.max_body_bytes, runtime.body_deadlines, runtime.body_budget)
-            try:
-                review = self.answers[path](parse_json(body))
-            except (DocumentError, BadRequest) as error:
-                raise RequestRefused(400, str(error)) from None
-            await send_json(send, 200, orjson.dumps(review.response), runtime.draining)
-            _account(runtime, path.strip("/"), review, time.perf_counter() - started)
+            reply = await endpoint.handler(scope, receive)
         except RequestRefused as refused:
-            runtime.metrics.rejected.labels(str(refused.status)).inc()
-            close = runtime.draining or refused.closes_connection
-            await send_json(send, refused.status, orjson.dumps({"error": refused.message}), close)
+            self.runtime.metrics.refusal[refused.reason.code].inc()
+            reply = Reply(refused.status, orjson.dumps({"error": refused.message}), close=refused.closes_connection)
         except Exception:
             # A bug, not a bad request: counted and logged with its traceback, so it cannot pass unseen.
-            runtime.metrics.rejected.labels("500").inc()
-            log.exception("internal error answering %s", path, extra={"event": "internal_error"})
-            await send_json(send, 500, orjson.dumps({"error": "internal error"}), True)
-        finally:
-            self.latency[path].observe(time.perf_counter() - started)
+            self.runtime.metrics.refusal[reasons.INTERNAL_ERROR.code].inc()
+            log.exception("internal error answering %s", scope["path"], extra={"event": "internal_error"})
+            reply = Reply(500, orjson.dumps({"error": "internal error"}), close=True)
+        await _write(send, reply)
+        endpoint.latency.observe(time.perf_counter() - started)
+
+
+def _closing(send: Send) -> Send:
+    """While draining, every response says Connection: close so clients stop reusing the connection."""
+
+    async def send_closing(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+            message = {**message, "headers": [*headers, (b"connection", b"close")]}
+        await send(message)
+
+    return send_closing
+
+
+async def _write(send: Send, reply: Reply) -> None:
+    body = reply.body
+    headers = [(b"content-type", reply.content_type), (b"content-length", str(len(body)).encode()), *reply.headers]
+    if reply.close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    last = max(0, len(body) - 1) // ANSWER_SLICE_BYTES * ANSWER_SLICE_BYTES
+    for start in range(0, last + 1, ANSWER_SLICE_BYTES):
+        await send({"type": "http.response.body", "body": body[start : start + ANSWER_SLICE_BYTES], "more_body": start < last})
 
 
 def create_app(runtime: Runtime) -> ASGIApp:
@@ -139,63 +135,70 @@ def create_app(runtime: Runtime) -> ASGIApp:
             runtime.admission_log.flush()
             runtime.previews.close()
 
-    app = FastAPI(title="workerguard", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
-    app.add_middleware(DrainMiddleware, runtime=runtime)
-    metrics, config = runtime.metrics, runtime.config
+    rest = FastAPI(title="workerguard", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    pipeline = Pipeline(runtime, rest)
+    config, metrics = runtime.config, runtime.metrics
 
-    def timed(endpoint: str, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-        histogram = metrics.latency.labels(endpoint)
+    def rules() -> RuleSet:
+        current = runtime.rules.rules
+        if current is None:
+            raise RequestRefused(reasons.NO_RULES, "no valid rules loaded")
+        return current
 
-        async def run(request: Request) -> Response:
+    async def read_request_of(scope: Scope, receive: Receive) -> AdmissionRequest:
+        body = await read_body(scope, receive, config.max_body_bytes, runtime.body_deadlines, runtime.body_budget)
+        try:
+            return read_request(parse_json(body))
+        except (DocumentError, BadRequest) as error:
+            raise RequestRefused(reasons.BAD_REQUEST, str(error)) from None
+
+    def admission(webhook: str, judge: Callable[[AdmissionRequest, RuleSet], Verdict]) -> Handler:
+        async def answer(scope: Scope, receive: Receive) -> Reply:
             started = time.perf_counter()
+            request = await read_request_of(scope, receive)
             try:
-                return await handler(request)
-            except RequestRefused as refused:
-                metrics.rejected.labels(str(refused.status)).inc()
-                return _json({"error": refused.message}, refused.status, close=refused.closes_connection)
-            except Exception:
-                metrics.rejected.labels("500").inc()
-                log.exception("internal error answering %s", endpoint, extra={"event": "internal_error"})
-                return _json({"error": "internal error"}, 500, close=True)
-            finally:
-                histogram.observe(time.perf_counter() - started)
+                verdict = judge(request, rules())
+            except BadRequest as error:
+                raise RequestRefused(reasons.BAD_REQUEST, str(error)) from None
+            reply = Reply(200, orjson.dumps(build_response(request, verdict)))
+            _account(runtime, webhook, request, verdict, time.perf_counter() - started)
+            return reply
 
-        return run
+        return answer
 
-    async def preview(request: Request) -> Response:
+    pipeline.route("POST", "/mutate", admission("mutate", runtime.memo.mutation_verdict))
+    pipeline.route("POST", "/validate", admission("validate", lambda request, ruleset: validation_verdict(request, ruleset, runtime.options)))
+
+    async def preview(scope: Scope, receive: Receive) -> Reply:
         async with runtime.previews.place():
-            body = await read_body(
-                request.scope, request.receive, config.max_body_bytes, runtime.body_deadlines, runtime.preview_budget
-            )
-            rules = runtime.rules.rules
-            if rules is None:
-                raise RequestRefused(503, "no valid rules loaded")
-            page = request.headers.get("content-type", "").startswith(PAGE_PREVIEW_TYPE)
-            job = PreviewRequest(body, page, request.query_params.get("namespace"), rules, runtime.options)
+            body = await read_body(scope, receive, config.max_body_bytes, runtime.body_deadlines, runtime.preview_budget)
+            content_type = dict(scope["headers"]).get(b"content-type", b"").decode("latin-1")
+            namespace = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("namespace", [None])[0]
+            job = PreviewRequest(body, content_type.startswith(PAGE_PREVIEW_TYPE), namespace, rules(), runtime.options)
             status, answer_body = await runtime.previews.answer(job)
-        return _in_slices(answer_body, status)
+        return Reply(status, answer_body)
 
-    async def page(request: Request) -> Response:
-        return Response((STATIC / "index.html").read_bytes(), media_type="text/html", headers=PAGE_HEADERS)
+    async def page(scope: Scope, receive: Receive) -> Reply:
+        return Reply(200, (STATIC / "index.html").read_bytes(), b"text/html; charset=utf-8", headers=PAGE_HEADERS)
 
-    async def healthz(request: Request) -> Response:
-        return _json({"status": "ok"})
+    async def healthz(scope: Scope, receive: Receive) -> Reply:
+        return json_reply({"status": "ok"})
 
-    async def readyz(request: Request) -> Response:
+    async def readyz(scope: Scope, receive: Receive) -> Reply:
         detail = _readiness(runtime)
-        return _json(detail, 200 if detail["ready"] else 503)
+        return json_reply(detail, 200 if detail["ready"] else 503)
 
-    async def metrics_endpoint(request: Request) -> Response:
-        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    async def metrics_endpoint(scope: Scope, receive: Receive) -> Reply:
+        return Reply(200, metrics.render(), CONTENT_TYPE_LATEST.encode())
 
     if config.preview == "on":
-        app.add_route("/", page, methods=["GET"])
-        app.mount("/static", StaticFiles(directory=STATIC), name="static")
-        app.add_route("/preview", timed("preview", preview), methods=["POST"])
-    app.add_route("/healthz", healthz, methods=["GET"])
-    app.add_route("/readyz", readyz, methods=["GET"])
-    app.add_route("/metrics", metrics_endpoint, methods=["GET"])
-    return Webhook(runtime, app)
+        pipeline.route("GET", "/", page)
+        pipeline.route("POST", "/preview", preview)
+        rest.mount("/static", StaticFiles(directory=STATIC), name="static")
+    pipeline.route("GET", "/healthz", healthz)
+    pipeline.route("GET", "/readyz", readyz)
+    pipeline.route("GET", "/metrics", metrics_endpoint)
+    return pipeline
 
 
 def _readiness(runtime: Runtime) -> dict[str, Any]:
@@ -215,25 +218,25 @@ def _readiness(runtime: Runtime) -> dict[str, Any]:
     return {"ready": ready, "draining": runtime.draining, "rules": rules_detail, "certificate": cert_detail}
 
 
-def _account(runtime: Runtime, webhook: str, review: Review, seconds: float) -> None:
-    metrics, verdict = runtime.metrics, review.verdict
-    metrics.admission(webhook, one_of(review.operation, OPERATIONS), verdict.decision).inc()
-    if verdict.decision == "patched":
-        metrics.injection(verdict.profile or "").inc()
+def _account(runtime: Runtime, webhook: str, request: AdmissionRequest, verdict: Verdict, seconds: float) -> None:
+    metrics = runtime.metrics
+    metrics.admission[(webhook, one_of(request["operation"], OPERATIONS), verdict.outcome)].inc()
+    if verdict.outcome == "patched":
+        metrics.injections.labels(verdict.profile or "").inc()
         for rule in verdict.rules:
-            metrics.rule_match(rule).inc()
-    elif verdict.reasons and verdict.decision == "allowed":
-        metrics.skip(one_of(verdict.reasons[0], SKIP_CODES)).inc()
+            metrics.rule_matches.labels(rule).inc()
+    elif verdict.reasons and verdict.outcome == "allowed":
+        metrics.skip[one_of(verdict.reasons[0], SKIP_CODES)].inc()
     if verdict.invalid:
-        metrics.invalid_setting("denied" if verdict.decision == "denied" else "allowed").inc()
+        metrics.invalid_setting["denied" if verdict.outcome == "denied" else "allowed"].inc()
     runtime.admission_log.write(
         {
             "webhook": webhook,
-            "uid": review.uid,
-            "namespace": review.namespace,
-            "pod": review.name,
-            "operation": review.operation,
-            "decision": verdict.decision,
+            "uid": request["uid"],
+            "namespace": request.get("namespace") or "",
+            "pod": object_name(request),
+            "operation": request["operation"],
+            "decision": verdict.outcome,
             "reasons": list(verdict.reasons),
             "duration_ms": round(seconds * 1000, 3),
         }

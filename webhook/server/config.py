@@ -6,11 +6,15 @@ import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args, Literal
 
 from webhook.core.inject import DEFAULT_HELPER_IMAGE, DEFAULT_HELPER_PATH
+from webhook.core.plan import OnInvalid
 
 MiB = 1024 * 1024
+LogFormat = Literal["json", "human"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+PreviewMode = Literal["on", "off"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +26,7 @@ class ServeConfig:
     generate_dev_certs: bool = False
     rules: str | None = None
     workers: int = 1
-    on_invalid: str = "deny"
+    on_invalid: OnInvalid = "deny"
     own_namespace: str = "workerguard"
     max_body_bytes: int = 3 * MiB
     body_timeout: float = 10.0
@@ -30,11 +34,11 @@ class ServeConfig:
     drain_seconds: float = 5.0
     shutdown_timeout: float = 10.0
     keepalive_timeout: float = 30.0
-    log_format: str = "json"
-    log_level: str = "info"
+    log_format: LogFormat = "json"
+    log_level: LogLevel = "info"
     probe_helper_image: str = DEFAULT_HELPER_IMAGE
     probe_helper_path: str = DEFAULT_HELPER_PATH
-    preview: str = "on"
+    preview: PreviewMode = "on"
     preview_workers: int = 1
     preview_timeout: float = 30.0
 
@@ -49,7 +53,7 @@ _FLAGS: list[tuple[str, Any, str]] = [
     ("tls-key", str, "serving key (PEM); reloaded when it changes"),
     ("rules", str, "rules file (YAML); reloaded when it changes; default: built-in profiles"),
     ("workers", int, "worker processes"),
-    ("on-invalid", ["deny", "allow"], "deny an opted-in pod with invalid settings, or admit it untouched"),
+    ("on-invalid", list(get_args(OnInvalid)), "deny an opted-in pod with invalid settings, or admit it untouched"),
     ("own-namespace", str, "the webhook's own namespace, never mutated"),
     ("max-body-bytes", int, "largest request body accepted (413 beyond)"),
     ("body-timeout", float, "seconds allowed to receive a request body"),
@@ -57,11 +61,11 @@ _FLAGS: list[tuple[str, Any, str]] = [
     ("drain-seconds", float, "after SIGTERM, seconds to keep answering (readyz 503, Connection: close)"),
     ("shutdown-timeout", float, "after draining, seconds to let in-flight requests finish"),
     ("keepalive-timeout", float, "seconds an idle keep-alive connection stays open"),
-    ("log-format", ["json", "human"], "one JSON object per line, or text for people"),
-    ("log-level", ["debug", "info", "warning", "error"], "least severe level logged"),
+    ("log-format", list(get_args(LogFormat)), "one JSON object per line, or text for people"),
+    ("log-level", list(get_args(LogLevel)), "least severe level logged"),
     ("probe-helper-image", str, "image whose static busybox probe-shell: bundled copies into the pod"),
     ("probe-helper-path", str, "path of that static busybox inside the helper image"),
-    ("preview", ["on", "off"], "serve POST /preview and the preview page (off: 404, nothing parsed)"),
+    ("preview", list(get_args(PreviewMode)), "serve POST /preview and the preview page (off: 404, nothing parsed)"),
     ("preview-workers", int, "processes that answer previews, apart from admission"),
     ("preview-timeout", float, "seconds a preview may compute before its worker is replaced"),
 ]

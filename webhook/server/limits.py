@@ -7,11 +7,17 @@ import time
 
 from starlette.types import Receive, Scope
 
+from webhook.core import reasons
+from webhook.core.reasons import Reason
+
 
 class RequestRefused(Exception):
-    def __init__(self, status: int, message: str, body_unread: bool = False) -> None:
+    """A request answered with an HTTP error before any planning; its reason is a refusal code."""
+
+    def __init__(self, reason: Reason, message: str, body_unread: bool = False) -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        assert reason.status is not None, reason.code  # only refusals carry a status
+        self.reason, self.status, self.message = reason, reason.status, message
         self.body_unread = body_unread
 
     @property
@@ -34,7 +40,7 @@ class BodyBudget:
 
     def take(self, size: int) -> None:
         if self.used + size > self.capacity:
-            raise RequestRefused(413, "too many request bytes in flight; retry later")
+            raise RequestRefused(reasons.BYTES_IN_FLIGHT, "too many request bytes in flight; retry later")
         self.used += size
 
     def give_back(self, size: int) -> None:
@@ -66,9 +72,9 @@ async def read_body(scope: Scope, receive: Receive, limit: int, deadlines: BodyD
     declared = next((value for name, value in scope["headers"] if name == b"content-length"), None)
     if declared is not None:
         if not declared.isdigit():
-            raise RequestRefused(400, "Content-Length is not a number")
+            raise RequestRefused(reasons.BAD_REQUEST, "Content-Length is not a number")
         if int(declared) > limit:
-            raise RequestRefused(413, f"the body is larger than {limit} bytes")
+            raise RequestRefused(reasons.BODY_TOO_LARGE, f"the body is larger than {limit} bytes")
     task = asyncio.current_task()
     assert task is not None  # an ASGI app always runs in a task
     deadlines.pending[task] = time.monotonic() + deadlines.timeout
@@ -77,10 +83,10 @@ async def read_body(scope: Scope, receive: Receive, limit: int, deadlines: BodyD
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise RequestRefused(400, "the client went away")
+                raise RequestRefused(reasons.CLIENT_GONE, "the client went away")
             chunk = message.get("body", b"")
             if size + len(chunk) > limit:
-                raise RequestRefused(413, f"the body is larger than {limit} bytes")
+                raise RequestRefused(reasons.BODY_TOO_LARGE, f"the body is larger than {limit} bytes")
             budget.take(len(chunk))
             size += len(chunk)
             chunks.append(chunk)
@@ -89,7 +95,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int, deadlines: BodyD
         # Ours only if the sweep cancelled this task and nobody else did too (the server at shutdown).
         if task not in deadlines.expired or task.uncancel() > 0:
             raise
-        raise RequestRefused(408, f"the body did not arrive within {deadlines.timeout:g}s") from None
+        raise RequestRefused(reasons.BODY_TOO_SLOW, f"the body did not arrive within {deadlines.timeout:g}s") from None
     finally:
         budget.give_back(size)
         del deadlines.pending[task]

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Container
-from typing import Any
+from collections.abc import Container
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, Histogram
-from prometheus_client.metrics import MetricWrapperBase
 
-# Label values that come from a request are kept to these sets; anything else is counted as OTHER, so
+from webhook.core.reasons import REFUSAL_CODES, SKIP_CODES
+from webhook.core.wire import OPERATIONS, OUTCOMES
+
+# Label values that come from a request are kept to fixed sets; anything else is counted as OTHER, so
 # crafted requests cannot grow the number of series.
-OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
 OTHER = "other"
+WEBHOOKS = ("mutate", "validate")
 
 # The apiserver's own admission latency buckets include 5ms, 25ms and 100ms.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -29,7 +29,9 @@ class Metrics:
         self.rule_matches = Counter("workerguard_rule_matches", "Injected pods a rule matched, by rule", ["rule"], registry=r)
         self.skips = Counter("workerguard_skips", "Admissions left untouched, by reason code", ["reason"], registry=r)
         self.invalid = Counter("workerguard_validation_failures", "Opted-in pods with invalid settings", ["action"], registry=r)
-        self.rejected = Counter("workerguard_rejected_requests", "Requests refused before planning", ["status"], registry=r)
+        self.rejected = Counter(
+            "workerguard_rejected_requests", "Requests refused before planning, by refusal code", ["reason"], registry=r
+        )
         self.latency = Histogram(
             "workerguard_request_duration_seconds", "Time to answer a request", ["endpoint"], buckets=LATENCY_BUCKETS, registry=r
         )
@@ -44,21 +46,20 @@ class Metrics:
         )
         self.draining = Gauge("workerguard_draining", "1 while the process drains after SIGTERM", registry=r)
 
-        # The children /mutate touches, bound once per label values: labels() locks and checks every call.
-        self.admission = bound(self.admissions)
-        self.injection = bound(self.injections)
-        self.rule_match = bound(self.rule_matches)
-        self.skip = bound(self.skips)
-        self.invalid_setting = bound(self.invalid)
+        # The children of fixed label sets, looked up once here: labels() locks and checks on every call.
+        # Profiles and rule names come from the rules file, so those go through labels().
+        self.admission = {
+            (webhook, operation, outcome): self.admissions.labels(webhook, operation, outcome)
+            for webhook in WEBHOOKS
+            for operation in (*OPERATIONS, OTHER)
+            for outcome in OUTCOMES
+        }
+        self.skip = {code: self.skips.labels(code) for code in (*SKIP_CODES, OTHER)}
+        self.invalid_setting = {action: self.invalid.labels(action) for action in ("denied", "allowed")}
+        self.refusal = {code: self.rejected.labels(code) for code in REFUSAL_CODES}
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-def bound(metric: MetricWrapperBase) -> Callable[..., Any]:
-    """metric.labels, remembering each child: label values are few (one_of keeps the request's to a fixed set;
-    profiles and rule names come from the rules file)."""
-    return functools.lru_cache(maxsize=None)(metric.labels)
 
 
 def one_of(value: str, known: Container[str]) -> str:

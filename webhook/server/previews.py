@@ -16,6 +16,7 @@ import os
 import signal
 from collections.abc import AsyncIterator
 
+from webhook.core import reasons
 from webhook.preview import answer_preview, PreviewRequest
 from webhook.server.limits import RequestRefused
 
@@ -41,7 +42,7 @@ class PreviewWorkers:
     async def place(self) -> AsyncIterator[None]:
         """Hold one of the places; refused at once, before the body is read, when none is free."""
         if self.taken >= self.places:
-            raise RequestRefused(503, "too many previews at once; retry shortly", body_unread=True)
+            raise RequestRefused(reasons.PREVIEWS_BUSY, "too many previews at once; retry shortly", body_unread=True)
         self.taken += 1
         try:
             yield
@@ -63,7 +64,7 @@ class PreviewWorkers:
                 return await asyncio.wait_for(done, self.timeout)
             except TimeoutError:
                 await self._replace(pool)
-                raise RequestRefused(503, f"the preview took longer than {self.timeout:g}s and was stopped") from None
+                raise RequestRefused(reasons.PREVIEW_TIMEOUT, f"the preview took longer than {self.timeout:g}s and was stopped") from None
 
     def _start(self) -> multiprocessing.pool.Pool:
         # spawn, not fork: the server has threads and an event loop that a forked child must not inherit.

@@ -9,13 +9,13 @@ import time
 from pathlib import Path
 
 from webhook.core.inject import ProbeHelper
-from webhook.core.memo import VerdictMemo
 from webhook.core.plan import PlanOptions
 from webhook.core.rules import BUILTIN_RULES, RulesError, RuleSet
 from webhook.rulesfile import load_rules_file
 from webhook.server.config import ServeConfig
 from webhook.server.limits import BodyBudget, BodyDeadlines
 from webhook.server.logs import AdmissionLog
+from webhook.server.memo import VerdictMemo
 from webhook.server.metrics import Metrics
 from webhook.server.previews import PreviewWorkers
 from webhook.server.tls import CertStore
@@ -70,7 +70,7 @@ class Runtime:
         self.metrics = Metrics()
         helper = ProbeHelper(config.probe_helper_image, config.probe_helper_path)
         self.options = PlanOptions(own_namespace=config.own_namespace, on_invalid=config.on_invalid, probe_helper=helper)
-        self.memo = VerdictMemo()
+        self.memo = VerdictMemo(self.options)
         self.admission_log = AdmissionLog(config.log_format)
         # One full-size body at a time, plus room for the many small ones the apiserver really sends.
         # Previews have places of their own (PreviewWorkers), so they never spend admission's budget.

@@ -1,0 +1,116 @@
+"""The server's verdict memo answers exactly what planning would, and forgets when the question or the rules change."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bench.pods import realistic_pod
+from tests.conftest import make_pod
+from webhook.core.plan import PlanOptions
+from webhook.core.review import BadRequest, mutation_verdict, read_request
+from webhook.core.rules import BUILTIN_RULES, parse_rules, RuleSet
+from webhook.core.wire import AdmissionRequest
+from webhook.server.memo import VerdictMemo
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def request(obj: dict[str, Any], namespace: str = "billing", operation: str = "CREATE") -> AdmissionRequest:
+    kind = {"group": "", "version": "v1", "kind": obj.get("kind", "Pod")}
+    body = {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {"uid": "u", "kind": kind, "operation": operation, "namespace": namespace, "object": obj},
+    }
+    return read_request(body)
+
+
+def planned(obj: dict[str, Any], rules: RuleSet = BUILTIN_RULES, options: PlanOptions = PlanOptions()) -> Any:
+    return mutation_verdict(request(obj), rules, options)
+
+
+def test_a_replica_is_answered_from_the_memo() -> None:
+    memo = VerdictMemo(PlanOptions())
+    first, second = realistic_pod(), realistic_pod()
+    second["metadata"]["generateName"] = "billing-sidekiq-6f7c9d8b54-x"  # what differs between replicas
+    second["metadata"]["uid"] = "another"
+    one, two = memo.mutation_verdict(request(first), BUILTIN_RULES), memo.mutation_verdict(request(second), BUILTIN_RULES)
+    assert (memo.hits, memo.misses) == (1, 1)
+    assert two is one and two == planned(second)
+    assert two.outcome == "patched" and two.profile == "sidekiq"
+
+
+def _variants() -> list[tuple[str, Any]]:
+    return [
+        ("annotation", lambda p: p["metadata"]["annotations"].update({"workerguard.io/probe-period": "20s"})),
+        ("label", lambda p: p["metadata"]["labels"].update({"workerguard.io/inject": "false"})),
+        ("spec", lambda p: p["spec"]["containers"][0].update({"readinessProbe": {"exec": {"command": ["true"]}}})),
+        ("metadata namespace", lambda p: p["metadata"].update({"namespace": "kube-system"})),
+        ("kind", lambda p: p.update({"kind": "Deployment"})),
+    ]
+
+
+@pytest.mark.parametrize(("name", "change"), _variants())
+def test_any_change_plan_reads_is_a_different_question(name: str, change: Any) -> None:
+    memo = VerdictMemo(PlanOptions())
+    pod = realistic_pod()
+    first = memo.mutation_verdict(request(pod), BUILTIN_RULES)
+    changed = copy.deepcopy(pod)
+    change(changed)
+    try:
+        expected = planned(changed)
+    except BadRequest:  # a Deployment sent as a Pod: the memo must not answer it from the pod's verdict
+        with pytest.raises(BadRequest):
+            memo.mutation_verdict(request(changed) | {"kind": {"group": "", "version": "v1", "kind": "Pod"}}, BUILTIN_RULES)
+        return
+    result = memo.mutation_verdict(request(changed), BUILTIN_RULES)
+    assert memo.misses == 2
+    assert result == expected
+
+
+def test_the_request_namespace_is_part_of_the_question() -> None:
+    memo = VerdictMemo(PlanOptions())
+    pod = realistic_pod()
+    del pod["metadata"]["namespace"]
+    patched = memo.mutation_verdict(request(pod, namespace="billing"), BUILTIN_RULES)
+    excluded = memo.mutation_verdict(request(pod, namespace="kube-system"), BUILTIN_RULES)
+    assert (patched.outcome, excluded.outcome, excluded.reasons) == ("patched", "allowed", ("excluded_namespace",))
+
+
+def test_new_rules_are_never_answered_from_old_memories() -> None:
+    memo = VerdictMemo(PlanOptions())
+    pod = make_pod()
+    assert memo.mutation_verdict(request(pod), BUILTIN_RULES).profile == "generic"
+    rules = parse_rules({"rules": [{"name": "all", "set": {"profile": "celery"}}]})
+    assert memo.mutation_verdict(request(pod), rules).profile == "celery"
+    assert (memo.hits, memo.misses, len(memo.verdicts)) == (0, 2, 1)
+
+
+def test_the_memo_answers_with_its_own_options() -> None:
+    invalid = make_pod({"workerguard.io/probe-period": "x"})
+    denied = VerdictMemo(PlanOptions(on_invalid="deny")).mutation_verdict(request(invalid), BUILTIN_RULES)
+    allowed = VerdictMemo(PlanOptions(on_invalid="allow")).mutation_verdict(request(invalid), BUILTIN_RULES)
+    assert (denied.allowed, allowed.allowed) == (False, True)
+
+
+@pytest.mark.parametrize("case", ["celery-pod", "native-sidecar", "invalid-annotations", "not-opted-in"])
+def test_memo_and_plan_agree_on_the_golden_pods(case: str) -> None:
+    pod = yaml.safe_load((GOLDEN / f"{case}.yaml").read_text())
+    memo = VerdictMemo(PlanOptions())
+    for _ in range(2):
+        assert memo.mutation_verdict(request(copy.deepcopy(pod)), BUILTIN_RULES) == planned(pod)
+    assert memo.hits == 1
+
+
+def test_other_operations_are_not_memoized_and_the_memo_is_bounded() -> None:
+    memo = VerdictMemo(PlanOptions(), size=3)
+    memo.mutation_verdict(request(make_pod(), operation="UPDATE"), BUILTIN_RULES)
+    assert (memo.hits, memo.misses, len(memo.verdicts)) == (0, 0, 0)
+    for i in range(5):
+        memo.mutation_verdict(request(make_pod({"example.com/n": str(i)})), BUILTIN_RULES)
+    assert len(memo.verdicts) == 3
