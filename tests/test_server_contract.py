@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import socket
 import ssl
 import threading
@@ -55,21 +56,36 @@ def test_an_opted_in_pod_gets_a_patch_that_applies_and_validates(client: httpx.C
     assert again == {"uid": "e2e-2", "allowed": True}
 
 
-@pytest.mark.parametrize("case", ["celery-pod", "native-sidecar", "not-opted-in"])
-def test_golden_pods_through_mutate_match_the_golden_objects(client: httpx.Client, case: str) -> None:
-    # The goldens were planned with tests/golden/rules.yaml; these cases match no rule, except the
-    # celery pod's readiness rule, which is why that one is compared without its probes' max age.
-    pod = yaml.safe_load((GOLDEN / f"{case}.yaml").read_text())
-    expected = yaml.safe_load((GOLDEN / f"{case}.yaml.injected").read_text())
-    response = mutate(client, review(pod, namespace=pod["metadata"]["namespace"])).json()["response"]
-    patch = json.loads(base64.b64decode(response["patch"])) if "patch" in response else []
-    got = jsonpatch.apply_patch(pod, patch)
-    if case == "celery-pod":
-        assert got["spec"]["containers"][1]["readinessProbe"]["exec"]["command"][2].count("(readiness allows 60s)") == 1
-        assert got["spec"]["volumes"] == expected["spec"]["volumes"]
-        assert got["spec"]["terminationGracePeriodSeconds"] == expected["spec"]["terminationGracePeriodSeconds"]
+@pytest.fixture(scope="module")
+def golden_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """A server with the rules every golden case was planned with, as the ConfigMap would give them."""
+    with Server(tmp_path_factory.mktemp("golden"), "--rules", str(GOLDEN / "rules.yaml")) as running, running.client() as client:
+        yield client
+
+
+GOLDEN_CASES = sorted(path.stem for path in GOLDEN.glob("*.yaml") if path.name != "rules.yaml")
+
+
+@pytest.mark.parametrize("case", GOLDEN_CASES)
+def test_golden_objects_through_the_server_match_the_golden_files(golden_client: httpx.Client, case: str) -> None:
+    """Pods through /mutate give the golden object itself; workloads through /validate give its warnings
+    and its denial. Either way with every warning the golden file lists, in its order."""
+    obj = yaml.safe_load((GOLDEN / f"{case}.yaml").read_text())
+    golden_text = (GOLDEN / f"{case}.yaml.injected").read_text()
+    expected = yaml.safe_load(golden_text)
+    warnings = [
+        f"workerguard {code}: {message}" for code, message in re.findall(r"^# warning \((\w+)\): (.*)$", golden_text, re.M)
+    ]
+    if obj["kind"] == "Pod":
+        response = mutate(golden_client, review(obj, namespace=obj["metadata"]["namespace"])).json()["response"]
+        patch = json.loads(base64.b64decode(response["patch"])) if "patch" in response else []
+        assert jsonpatch.apply_patch(obj, patch) == expected
     else:
-        assert got == expected
+        body = workload_review(obj)
+        body["request"]["namespace"] = obj["metadata"]["namespace"]  # type: ignore[index]
+        response = golden_client.post("/validate", json=body).json()["response"]
+    assert response["allowed"] is ("# error:" not in golden_text)
+    assert response.get("warnings", []) == [text if len(text) <= 120 else text[:117] + "..." for text in warnings]
 
 
 def test_warnings_and_denials_have_their_fields(client: httpx.Client) -> None:

@@ -89,7 +89,8 @@ def inject(
     step = Injection()
     volume = _free_volume_name(pod.spec)
     env = writer_env(settings)
-    _check_clashes(container, env, where, settings["heartbeat-path"], step)
+    present = _writer_env_present(container, env)
+    _check_clashes(container, env, present, where, settings["heartbeat-path"], step)
     if step.problems:
         return step
     bundled = settings["probe-shell"] == "bundled"
@@ -99,7 +100,7 @@ def inject(
     _add_volume(pod, volume, bundled, step)
     if bundled:
         _add_probe_shell_init(pod, volume, settings["heartbeat-path"], helper, step)
-    _add_mount_and_env(container, env, base, settings["heartbeat-path"], volume, step)
+    _add_mount_and_env(container, env, present, base, settings["heartbeat-path"], volume, step)
     _add_probes(container, base, settings, step)
     _add_prestop(container, base, settings, step)
     _set_grace_period(pod, settings, step)
@@ -162,8 +163,14 @@ def writer_env(settings: Resolved) -> WriterEnv:
     }
 
 
+def _writer_env_present(container: JSONObject, env: WriterEnv) -> list[tuple[int, JSONObject]]:
+    """(index, entry) of the container's env entries that a writer reads, in one pass over a list that
+    is often long. container_shape_problems has checked that each entry is a mapping with a string name."""
+    return [(j, item) for j, item in enumerate(container.get("env") or ()) if item["name"] in env]
+
+
 def _check_clashes(
-    container: JSONObject, env: WriterEnv, where: str, heartbeat_path: str, step: Injection
+    container: JSONObject, env: WriterEnv, present: list[tuple[int, JSONObject]], where: str, heartbeat_path: str, step: Injection
 ) -> None:
     directory = posixpath.dirname(heartbeat_path)
     for field_name, path in _application_paths(container):
@@ -175,9 +182,9 @@ def _check_clashes(
                     "runs from; set workerguard.io/heartbeat-path to a directory of its own, like /var/run/workerguard/heartbeat",
                 )
             )
-    for j, mount in enumerate(container.get("volumeMounts") or []):
-        mount_path = str(mount.get("mountPath", "")).rstrip("/") or "/"
-        if mount_path in (directory, heartbeat_path):
+    for j, mount in enumerate(container.get("volumeMounts") or ()):
+        mount_path = mount["mountPath"].rstrip("/") or "/"
+        if mount_path == directory or mount_path == heartbeat_path:
             step.problems.append(
                 Problem(
                     f"{where}.volumeMounts[{j}]",
@@ -185,9 +192,9 @@ def _check_clashes(
                     "set workerguard.io/heartbeat-path to a free directory",
                 )
             )
-    for j, item in enumerate(container.get("env") or []):
-        name = item.get("name")
-        if name in env and item.get("value") != env[name][0]:
+    for j, item in present:
+        name = item["name"]
+        if item.get("value") != env[name][0]:
             step.problems.append(
                 Problem(f"{where}.env[{j}]", f"{name} is already set to something other than {env[name][0]}; workerguard sets it")
             )
@@ -231,12 +238,18 @@ def _add_probe_shell_init(pod: PodView, volume: str, heartbeat_path: str, helper
 
 
 def _add_mount_and_env(
-    container: JSONObject, env: WriterEnv, base: str, heartbeat_path: str, volume: str, step: Injection
+    container: JSONObject,
+    env: WriterEnv,
+    present: list[tuple[int, JSONObject]],
+    base: str,
+    heartbeat_path: str,
+    volume: str,
+    step: Injection,
 ) -> None:
     mount = {"name": volume, "mountPath": posixpath.dirname(heartbeat_path)}
     step.record(step.builder.append(f"{base}/volumeMounts", container.get("volumeMounts"), mount), "heartbeat-path")
-    present = {item.get("name") for item in container.get("env") or []}  # with our value: _check_clashes refused any other
-    missing = [(name, value, settings) for name, (value, settings) in env.items() if name not in present]
+    named = {item["name"] for _, item in present}  # with our value: _check_clashes refused any other
+    missing = [(name, value, settings) for name, (value, settings) in env.items() if name not in named]
     values = [{"name": name, "value": value} for name, value, _ in missing]
     for path, (_, _, settings) in zip(step.builder.extend(f"{base}/env", container.get("env"), values), missing, strict=True):
         step.record(path, *settings)

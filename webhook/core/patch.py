@@ -37,10 +37,13 @@ class PatchBuilder:
         """Append several values to a list that may not exist yet; returns the pointers of the new elements."""
         if not values:
             return []
+        start = 0 if current is None else len(current)
         if current is None:
             self.add(list_path, list(values))
-            return [f"{list_path}/{i}" for i in range(len(values))]
-        return [self.append(list_path, [*current, *values[:i]], value) for i, value in enumerate(values)]
+        else:
+            for value in values:
+                self.add(f"{list_path}/-", value)
+        return [f"{list_path}/{start + i}" for i in range(len(values))]
 
     def set_keys(self, map_path: str, current: Mapping[str, Any] | None, items: Mapping[str, Any]) -> list[str]:
         """Set keys of a map that may not exist yet; all keys at once, so a new map is added whole."""

@@ -52,12 +52,19 @@ _STARTED_CHECK = (
     + _FAIL.format(text="heartbeat %s predates this container (%ss before it started)", args=' "{file}" "$((s - t))"')
     + "; fi"
 )
-_MARKER_CHECK = 'if [ -e "{marker}" ]; then {fail}; fi'
+_DRAINING_CHECK = 'if [ -e "{draining}" ]; then ' + _FAIL.format(text="draining since preStop", args="") + "; fi"
 _NOT_READY_CHECK = (
-    'if [ -e "{marker}" ]; then r=; read -r r 2>/dev/null < "{marker}"; '
+    'if [ -e "{not_ready}" ]; then r=; read -r r 2>/dev/null < "{not_ready}"; '
     + _FAIL.format(text="not ready: %.100s", args=' "$r"')
     + "; fi"
 )
+# Each script is one template, filled by one format() call: scripts are built for every pod planned.
+_FRESHNESS = {
+    "unix": _UNIX_READ + "; " + _AGE_CHECK,
+    "mtime": _MTIME_READ + "; " + _AGE_CHECK,
+}
+_READINESS = {name: _DRAINING_CHECK + "; " + _NOT_READY_CHECK + "; " + fresh for name, fresh in _FRESHNESS.items()}
+_STARTUP = {name: 'rm -f "{draining}"; ' + fresh + "; " + _STARTED_CHECK for name, fresh in _FRESHNESS.items()}
 
 
 BEAT_INTERVAL_MAX_SECONDS = 10
@@ -70,7 +77,8 @@ def beat_interval(readiness_max_age: int) -> int:
 
 
 def marker(heartbeat_path: str, name: str) -> str:
-    return posixpath.join(posixpath.dirname(heartbeat_path), name)
+    """A file next to the heartbeat (paths are validated absolute and normalized, so no posixpath needed)."""
+    return f"{heartbeat_path.rpartition('/')[0]}/{name}"
 
 
 def draining_marker(heartbeat_path: str) -> str:
@@ -80,27 +88,28 @@ def draining_marker(heartbeat_path: str) -> str:
 def freshness_script(heartbeat_path: str, heartbeat_format: str, max_age: int, allowance: str) -> str:
     """Exit 0 only when the heartbeat is at most max_age seconds old; every failure path says why and
     exits 1 (`allowance` ends the age message: "readiness allows 60s"). Leaves the beat's time in $t."""
-    read = _UNIX_READ if heartbeat_format == "unix" else _MTIME_READ
-    age = _AGE_CHECK.format(file=heartbeat_path, max_age=max_age, allowance=allowance)
-    return f"{read.format(file=heartbeat_path)}; {age}"
+    return _FRESHNESS[heartbeat_format].format(file=heartbeat_path, max_age=max_age, allowance=allowance)
 
 
 def readiness_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> str:
     """Fresh, not draining, and not marked not-ready by the writer (a dependency it cannot use)."""
-    draining = _MARKER_CHECK.format(
-        marker=draining_marker(heartbeat_path), fail=_FAIL.format(text="draining since preStop", args="")
+    directory = heartbeat_path.rpartition("/")[0]
+    return _READINESS[heartbeat_format].format(
+        file=heartbeat_path,
+        max_age=max_age,
+        allowance=f"readiness allows {max_age}s",
+        draining=f"{directory}/{DRAINING_MARKER_NAME}",
+        not_ready=f"{directory}/{NOT_READY_MARKER_NAME}",
     )
-    not_ready = _NOT_READY_CHECK.format(marker=marker(heartbeat_path, NOT_READY_MARKER_NAME))
-    freshness = freshness_script(heartbeat_path, heartbeat_format, max_age, f"readiness allows {max_age}s")
-    return f"{draining}; {not_ready}; {freshness}"
 
 
 def startup_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> str:
     # kubelet runs preStop before a liveness restart too, and the emptyDir outlives the container:
     # a marker left behind would keep the new container unready forever. The startup probe runs once
     # per container start, before readiness, so it is where a stale marker goes.
-    freshness = freshness_script(heartbeat_path, heartbeat_format, max_age, f"startup allows {max_age}s")
-    return f'rm -f "{draining_marker(heartbeat_path)}"; {freshness}; {_STARTED_CHECK.format(file=heartbeat_path)}'
+    return _STARTUP[heartbeat_format].format(
+        file=heartbeat_path, max_age=max_age, allowance=f"startup allows {max_age}s", draining=draining_marker(heartbeat_path)
+    )
 
 
 def prestop_script(heartbeat_path: str, sleep_seconds: int) -> str:
@@ -155,11 +164,14 @@ def budget_warnings(settings: Resolved) -> list[Finding]:
     return [Finding(reasons.PROBE_RUNS_COSTLY, message)]
 
 
+_IMAGE_SHELL = ("sh", "-c")
+
+
 def shell_of(settings: Resolved) -> tuple[str, ...]:
     """How a script is started: the image's sh, or the busybox the init container put in the volume."""
     if settings["probe-shell"] == "bundled":
         return (marker(settings["heartbeat-path"], BUNDLED_SHELL_NAME), "sh", "-c")
-    return ("sh", "-c")
+    return _IMAGE_SHELL
 
 
 def readiness_probe(settings: Resolved) -> JSONObject:
