@@ -27,7 +27,10 @@ def test_preview_json_has_exactly_the_documented_keys_and_a_patch_that_applies(t
     result = json.loads(done.stdout)
     assert list(result) == ["allowed", "patch", "object", "explanations", "warnings", "errors"]
     assert result["allowed"] is True and result["errors"] == [] and result["warnings"] == []
-    assert jsonpatch.apply_patch(pod, result["patch"]) == result["object"]
+    # "object" is the pod with "patch" applied, and that is not the pod as it came.
+    assert jsonpatch.apply_patch(pod, result["patch"]) == result["object"] != pod
+    injected = result["object"]["spec"]["containers"][0]
+    assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(injected)
     assert {
         "setting": "safe-to-evict",
         "value": "false",

@@ -11,8 +11,10 @@ from tests.conftest import validate
 from tests.strategies import BAD, objects, pods
 from webhook.core.annotations import PREFIX, STATUS
 from webhook.core.plan import plan, PlanOptions
-from webhook.core.rules import BUILTIN_RULES, RuleSet
+from webhook.core.review import mutation_verdict, read_request
+from webhook.core.rules import BUILTIN_RULES
 from webhook.core.workload import locate_pod
+from webhook.server.memo import VerdictMemo
 
 
 @given(objects())
@@ -23,9 +25,34 @@ def test_plan_never_raises_and_an_allowed_patch_is_valid_applied_and_final(obj: 
         assert result.patch == [] and result.errors
         return
     mutated = jsonpatch.apply_patch(obj, result.patch, in_place=False)
-    assert mutated == result.mutated()
     validate(mutated)
     assert plan(mutated).patch == []
+    replaced = {op["path"] for op in result.patch if op["op"] == "replace"}
+    assert {op["op"] for op in result.patch} <= {"add", "replace"}
+    assert _kept(obj, mutated, "", replaced) == [], "the patch dropped or changed something the user had"
+
+
+def _kept(original: Any, mutated: Any, pointer: str, replaced: set[str]) -> list[str]:
+    """Pointers of what `original` had that `mutated` lost or changed, apart from the replaced paths. A
+    list may grow only at its end, or at its start for initContainers (the probe shell goes first)."""
+    if pointer in replaced:
+        return []
+    if isinstance(original, dict) and isinstance(mutated, dict):
+        lost = [f"{pointer}/{key}" for key in original if key not in mutated]
+        return lost + [
+            path
+            for key in original
+            if key in mutated
+            for path in _kept(original[key], mutated[key], f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}", replaced)
+        ]
+    if isinstance(original, list) and isinstance(mutated, list):
+        offset = len(mutated) - len(original) if pointer.endswith("/initContainers") else 0
+        if offset < 0 or len(mutated) < len(original):
+            return [pointer]
+        return [
+            path for i, item in enumerate(original) for path in _kept(item, mutated[i + offset], f"{pointer}/{i + offset}", replaced)
+        ]
+    return [] if original == mutated else [pointer]
 
 
 @given(objects())
@@ -80,20 +107,26 @@ def test_every_bad_annotation_value_is_an_error_naming_it(obj: dict[str, Any]) -
         assert f"{view.field_prefix}metadata.annotations[{key}]" in fields, (key, fields)
 
 
-def _fresh(rules: RuleSet) -> RuleSet:
-    """The same rules with nothing decided yet."""
-    return RuleSet(rules.profiles, rules.rules)
+SHARED_MEMO = VerdictMemo(PlanOptions(), size=100_000)
 
 
-@given(objects())
-def test_a_remembered_decision_plans_exactly_what_a_fresh_one_does(obj: dict[str, Any]) -> None:
-    warm = plan(obj)  # BUILTIN_RULES has seen every earlier example: its decisions are warm
-    cold = plan(obj, _fresh(BUILTIN_RULES))
-    assert (warm.allowed, warm.patch, warm.warnings, warm.errors, warm.skip, warm.explanations) == (
-        cold.allowed,
-        cold.patch,
-        cold.warnings,
-        cold.errors,
-        cold.skip,
-        cold.explanations,
-    )
+def _pod_create(obj: dict[str, Any]) -> Any:
+    body = {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {"uid": "u", "operation": "CREATE", "kind": {"group": "", "version": "v1", "kind": "Pod"}, "object": obj},
+    }
+    return read_request(body)
+
+
+@given(pods(), pods())
+def test_a_verdict_the_server_remembers_is_the_verdict_planning_gives(pod: dict[str, Any], other: dict[str, Any]) -> None:
+    """One memo across all examples, asked about a pod and about the same pod with another's spec, twice
+    each: a key that missed something plan() reads would answer one with the other's verdict, and every
+    second answer is a real lookup."""
+    grafted = {**pod, "spec": other["spec"]}
+    for obj in (pod, grafted, pod, grafted):
+        request = _pod_create(obj)
+        hits = SHARED_MEMO.hits
+        assert SHARED_MEMO.mutation_verdict(request, BUILTIN_RULES) == mutation_verdict(request, BUILTIN_RULES, PlanOptions())
+    assert SHARED_MEMO.hits > hits

@@ -30,8 +30,8 @@ def request(obj: dict[str, Any], namespace: str = "billing", operation: str = "C
     return read_request(body)
 
 
-def planned(obj: dict[str, Any], rules: RuleSet = BUILTIN_RULES, options: PlanOptions = PlanOptions()) -> Any:
-    return mutation_verdict(request(obj), rules, options)
+def planned(obj: dict[str, Any], rules: RuleSet = BUILTIN_RULES) -> Any:
+    return mutation_verdict(request(obj), rules, PlanOptions())
 
 
 def test_a_replica_is_answered_from_the_memo() -> None:
@@ -59,7 +59,7 @@ def _variants() -> list[tuple[str, Any]]:
 def test_any_change_plan_reads_is_a_different_question(name: str, change: Any) -> None:
     memo = VerdictMemo(PlanOptions())
     pod = realistic_pod()
-    first = memo.mutation_verdict(request(pod), BUILTIN_RULES)
+    memo.mutation_verdict(request(pod), BUILTIN_RULES)
     changed = copy.deepcopy(pod)
     change(changed)
     try:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
@@ -54,6 +55,13 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chro
 
 def wait(browser: webdriver.Chrome, css: str) -> None:
     WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def text_of(browser: webdriver.Chrome, css: str) -> str:
+    """The element's text once the page has stopped replacing it (a render swaps whole elements)."""
+    waiting = WebDriverWait(browser, 15, ignored_exceptions=[StaleElementReferenceException])
+    text: str = waiting.until(lambda b: b.find_element(By.CSS_SELECTOR, css).text)
+    return text
 
 
 def click_preview(browser: webdriver.Chrome) -> None:
@@ -119,8 +127,8 @@ def test_the_bad_annotation_example_points_at_the_offending_line(browser: webdri
     browser.find_element(By.CSS_SELECTOR, "[data-example=invalid]").click()
     click_preview(browser)
     wait(browser, "[data-testid=errors]")
-    assert browser.find_element(By.CSS_SELECTOR, ".badge").text == "denied"
-    errors = browser.find_element(By.CSS_SELECTOR, "[data-testid=errors]").text
+    assert text_of(browser, ".badge") == "denied"
+    errors = text_of(browser, "[data-testid=errors]")
     assert "metadata.annotations[workerguard.io/readiness-max-age]: 'abc' is not a duration like 60s or 2m" in errors
     [offending] = browser.find_elements(By.CSS_SELECTOR, ".diff .offending")
     assert offending.text.strip() == "workerguard.io/readiness-max-age: abc"

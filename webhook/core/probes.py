@@ -7,7 +7,6 @@ double quotes are enough to keep them one inert word.
 from __future__ import annotations
 
 import math
-import posixpath
 
 from webhook.core import reasons
 from webhook.core.settings import BUNDLED_SHELL_NAME, DRAINING_MARKER_NAME, NOT_READY_MARKER_NAME, Resolved
