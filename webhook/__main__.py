@@ -1,3 +1,5 @@
+"""`python -m webhook`: the workerguard command."""
+
 import sys
 
 from webhook.cli import main
