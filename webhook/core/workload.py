@@ -113,13 +113,11 @@ def container_shape_problems(pod: PodView, index: int) -> list[Problem]:
         if not isinstance(items, list):
             problems.append(Problem(f"{where}.{name}", "must be a list of mappings"))
             continue
-        # One pass over a list that is often long: the exact type checks are the cheap ones.
-        for j, item in enumerate(items):
-            if type(item) is not dict:
-                if not isinstance(item, dict):
-                    problems.append(Problem(f"{where}.{name}", "must be a list of mappings"))
-                    break
-            if type(item.get(key)) is not str and not isinstance(item.get(key), str):
+        for j, item in enumerate(items):  # one pass: env lists are often long
+            if not isinstance(item, dict):
+                problems.append(Problem(f"{where}.{name}", "must be a list of mappings"))
+                break
+            if not isinstance(item.get(key), str):
                 problems.append(Problem(f"{where}.{name}[{j}].{key}", "must be a string"))
     if container.get("lifecycle") is not None and not isinstance(container["lifecycle"], dict):
         problems.append(Problem(f"{where}.lifecycle", "must be a mapping"))
