@@ -25,7 +25,7 @@ def test_preview_json_has_exactly_the_documented_keys_and_a_patch_that_applies(t
     done = workerguard("preview", "-f", str(tmp_path / "pod.json"), "-o", "json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert list(result) == ["allowed", "patch", "object", "explanations", "warnings", "errors"]
+    assert list(result) == ["name", "allowed", "patch", "object", "explanations", "warnings", "errors"]
     assert result["allowed"] is True and result["errors"] == [] and result["warnings"] == []
     # "object" is the pod with "patch" applied, and that is not the pod as it came.
     assert jsonpatch.apply_patch(pod, result["patch"]) == result["object"] != pod

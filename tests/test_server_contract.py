@@ -247,7 +247,7 @@ def test_preview_endpoint_takes_yaml_or_json_and_answers_like_the_cli(client: ht
     answer = client.post("/preview", content=text, headers={"content-type": "application/yaml"})
     assert answer.status_code == 200
     result = answer.json()
-    assert list(result) == ["allowed", "patch", "object", "explanations", "warnings", "errors"]
+    assert list(result) == ["name", "allowed", "patch", "object", "explanations", "warnings", "errors"]
     assert all(op["path"].startswith("/spec/template/") for op in result["patch"])
     both = client.post("/preview", content=json.dumps([make_pod(), make_pod()]), headers={"content-type": "application/json"})
     assert isinstance(both.json(), list) and len(both.json()) == 2

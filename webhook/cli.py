@@ -6,13 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import get_args, TextIO
 
 from webhook import __version__
 from webhook.core.plan import plan, PlanOptions
 from webhook.core.rules import BUILTIN_RULES, RulesError, RuleSet
 from webhook.documents import DocumentError, load_objects
-from webhook.preview import render
+from webhook.preview import PreviewOutput, render
 from webhook.rulesfile import load_rules_file
 
 EXIT_OK, EXIT_DENIED, EXIT_USAGE = 0, 1, 2
@@ -21,7 +21,7 @@ MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 PREVIEW_EPILOG = """outputs (-o):
   yaml   the objects as they would be stored, '---' between them, and why as # comments:
          valid YAML, so `workerguard preview -f deploy.yaml | kubectl apply -f -` applies them
-  json   {allowed, patch, object, explanations, warnings, errors}; a list of those when the
+  json   {name, allowed, patch, object, explanations, warnings, errors}; a list of those when the
          input holds several objects
   patch  the RFC 6902 JSON patch (a list of patches for several objects)
   diff   a unified diff of each object, then why as # comments
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("-R", "--recursive", action="store_true", help="with a directory, also read its subdirectories")
     preview.add_argument("--rules", help="a rules file (default: built-in profiles only)")
-    preview.add_argument("-o", "--output", choices=("yaml", "json", "patch", "diff"), default="yaml")
+    preview.add_argument("-o", "--output", choices=get_args(PreviewOutput), default="yaml")
     preview.add_argument("-n", "--namespace", help="namespace the pod would be created in (default: metadata.namespace)")
     preview.add_argument("--own-namespace", default="workerguard", help="the webhook's own namespace, never mutated")
     preview.add_argument("--on-invalid", choices=("deny", "allow"), default="deny")

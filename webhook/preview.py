@@ -1,5 +1,6 @@
-"""Turning plans into what a person reads: the preview JSON, YAML, the bare patch, or a unified diff;
-and the whole answer to a POST /preview, which the server runs in a worker process of its own."""
+"""Previews: each plan described once (describe), then shown as the CLI's YAML, JSON, patch or diff,
+as POST /preview's JSON, or as the page's JSON with a line diff. The server runs answer_preview in a
+worker process of its own."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import difflib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import orjson
 import yaml
@@ -15,6 +16,7 @@ import yaml
 from webhook.core import reasons
 from webhook.core.plan import Plan, plan, PlanOptions
 from webhook.core.rules import RulesError, RuleSet
+from webhook.core.types import JSONObject, PatchOp
 from webhook.documents import DocumentError, load_objects, parse_json
 from webhook.rulesfile import parse_rules_text
 
@@ -24,11 +26,28 @@ PAGE_PREVIEW_TYPE = "application/vnd.workerguard.preview+json"
 _SILENT_SKIPS = frozenset({reasons.INVALID, reasons.INVALID_ALLOWED, reasons.WINDOWS_POD})
 
 
-def preview_result(plan: Plan) -> dict[str, Any]:
+PreviewOutput = Literal["yaml", "json", "patch", "diff"]
+
+
+class Described(TypedDict):
+    """One planned object as every preview shows it: the CLI, POST /preview and the page."""
+
+    name: str
+    allowed: bool
+    patch: list[PatchOp]
+    object: JSONObject
+    explanations: list[dict[str, Any]]
+    warnings: list[dict[str, str]]
+    errors: list[dict[str, str]]
+
+
+def describe(plan: Plan, number: int = 1) -> Described:
+    """`number` names an object that has no name of its own: document-N, counting from 1."""
     warnings = [warning.as_dict() for warning in plan.warnings]
     if plan.skip is not None and plan.skip.reason not in _SILENT_SKIPS:
         warnings.append(plan.skip.as_dict())
     return {
+        "name": _name(plan, number),
         "allowed": plan.allowed,
         "patch": plan.patch,
         "object": plan.mutated(),
@@ -38,32 +57,24 @@ def preview_result(plan: Plan) -> dict[str, Any]:
     }
 
 
+def render(plans: Sequence[Plan], output: PreviewOutput) -> str:
+    """Text for `workerguard preview -o OUTPUT`; one description per input document."""
+    described = [describe(plan, number) for number, plan in enumerate(plans, start=1)]
+    if output == "json":
+        return json.dumps(_one_or_all(described), indent=2) + "\n"
+    if output == "patch":
+        return json.dumps(_one_or_all([item["patch"] for item in described]), indent=2) + "\n"
+    if output == "diff":
+        return "".join(_unified_diff(plan, item) + _summary(plan) for plan, item in zip(plans, described, strict=True))
+    return "---\n".join(_dump_yaml(item["object"]) + _summary(plan) for plan, item in zip(plans, described, strict=True))
+
+
+def _one_or_all(items: list[Any]) -> Any:
+    return items[0] if len(items) == 1 else items
+
+
 def _dump_yaml(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1_000_000)
-
-
-def render(plans: Sequence[Plan], output: str) -> str:
-    """Text for `workerguard preview -o OUTPUT`; one plan per input document."""
-    if output == "json":
-        results = [preview_result(plan) for plan in plans]
-        return json.dumps(results[0] if len(results) == 1 else results, indent=2) + "\n"
-    if output == "patch":
-        patches = [plan.patch for plan in plans]
-        return json.dumps(patches[0] if len(patches) == 1 else patches, indent=2) + "\n"
-    if output == "diff":
-        return "".join(_diff(plan, number) for number, plan in enumerate(plans, start=1))
-    return "---\n".join(_dump_yaml(plan.mutated()) + _summary(plan) for plan in plans)
-
-
-def page_result(plan: Plan, number: int) -> dict[str, Any]:
-    """What the web page shows: the preview JSON, the object's name, and a full-context line diff
-    ([" ", line], ["+", line], ["-", line]) so the page can highlight what was injected."""
-    result = preview_result(plan)
-    before = _dump_yaml(plan.source).splitlines()
-    after = _dump_yaml(result["object"]).splitlines()
-    lines = list(difflib.unified_diff(before, after, lineterm="", n=max(len(before), len(after))))[2:]
-    diff = [[line[0], line[1:]] for line in lines if not line.startswith("@@")] or [[" ", line] for line in before]
-    return {"name": _name(plan, number), **result, "diff": diff}
 
 
 def _name(plan: Plan, number: int) -> str:
@@ -72,11 +83,18 @@ def _name(plan: Plan, number: int) -> str:
     return f"{plan.source.get('kind', 'object')}/{name}"
 
 
-def _diff(plan: Plan, number: int) -> str:
-    name = _name(plan, number)
+def _unified_diff(plan: Plan, item: Described) -> str:
     before = _dump_yaml(plan.source).splitlines(keepends=True)
-    after = _dump_yaml(plan.mutated()).splitlines(keepends=True)
-    return "".join(difflib.unified_diff(before, after, f"a/{name}", f"b/{name}")) + _summary(plan)
+    after = _dump_yaml(item["object"]).splitlines(keepends=True)
+    return "".join(difflib.unified_diff(before, after, f"a/{item['name']}", f"b/{item['name']}"))
+
+
+def _line_diff(plan: Plan, item: Described) -> list[list[str]]:
+    """The page's full-context diff: [" ", line], ["+", line], ["-", line], so it can highlight what was injected."""
+    before = _dump_yaml(plan.source).splitlines()
+    after = _dump_yaml(item["object"]).splitlines()
+    lines = list(difflib.unified_diff(before, after, lineterm="", n=max(len(before), len(after))))[2:]
+    return [[line[0], line[1:]] for line in lines if not line.startswith("@@")] or [[" ", line] for line in before]
 
 
 def _summary(plan: Plan) -> str:
@@ -110,8 +128,8 @@ def answer_preview(request: PreviewRequest) -> tuple[int, bytes]:
         objects = load_objects(request.body)
     except DocumentError as error:
         return 400, orjson.dumps({"error": str(error)})
-    results = [preview_result(plan(obj, request.rules, request.options, request.namespace)) for obj in objects]
-    return 200, orjson.dumps(results[0] if len(results) == 1 else results)
+    plans = [plan(obj, request.rules, request.options, request.namespace) for obj in objects]
+    return 200, orjson.dumps(_one_or_all([describe(planned, n) for n, planned in enumerate(plans, start=1)]))
 
 
 def _page_answer(request: PreviewRequest) -> tuple[int, bytes]:
@@ -127,6 +145,8 @@ def _page_answer(request: PreviewRequest) -> tuple[int, bytes]:
         return 400, orjson.dumps({"error": "the rules file is invalid", "problems": problems})
     objects = load_objects(envelope["documents"])
     namespace = namespace if isinstance(namespace, str) else None
-    results = [page_result(plan(obj, rules, request.options, namespace), n) for n, obj in enumerate(objects, start=1)]
+    plans = [plan(obj, rules, request.options, namespace) for obj in objects]
+    described = [describe(planned, n) for n, planned in enumerate(plans, start=1)]
+    results = [{**item, "diff": _line_diff(planned, item)} for planned, item in zip(plans, described, strict=True)]
     return 200, orjson.dumps({"results": results})
 
