@@ -59,7 +59,7 @@ def describe(plan: Plan, number: int = 1) -> Described:
 
 def render(plans: Sequence[Plan], output: PreviewOutput) -> str:
     """Text for `workerguard preview -o OUTPUT`; one description per input document."""
-    described = [describe(plan, number) for number, plan in enumerate(plans, start=1)]
+    described = _describe_all(plans)
     if output == "json":
         return json.dumps(_one_or_all(described), indent=2) + "\n"
     if output == "patch":
@@ -67,6 +67,10 @@ def render(plans: Sequence[Plan], output: PreviewOutput) -> str:
     if output == "diff":
         return "".join(_unified_diff(plan, item) + _summary(plan) for plan, item in zip(plans, described, strict=True))
     return "---\n".join(_dump_yaml(item["object"]) + _summary(plan) for plan, item in zip(plans, described, strict=True))
+
+
+def _describe_all(plans: Sequence[Plan]) -> list[Described]:
+    return [describe(plan, number) for number, plan in enumerate(plans, start=1)]
 
 
 def _one_or_all(items: list[Any]) -> Any:
@@ -83,16 +87,18 @@ def _name(plan: Plan, number: int) -> str:
     return f"{plan.source.get('kind', 'object')}/{name}"
 
 
+def _yaml_before_after(plan: Plan, item: Described, keepends: bool) -> tuple[list[str], list[str]]:
+    return _dump_yaml(plan.source).splitlines(keepends), _dump_yaml(item["object"]).splitlines(keepends)
+
+
 def _unified_diff(plan: Plan, item: Described) -> str:
-    before = _dump_yaml(plan.source).splitlines(keepends=True)
-    after = _dump_yaml(item["object"]).splitlines(keepends=True)
+    before, after = _yaml_before_after(plan, item, keepends=True)
     return "".join(difflib.unified_diff(before, after, f"a/{item['name']}", f"b/{item['name']}"))
 
 
 def _line_diff(plan: Plan, item: Described) -> list[list[str]]:
     """The page's full-context diff: [" ", line], ["+", line], ["-", line], so it can highlight what was injected."""
-    before = _dump_yaml(plan.source).splitlines()
-    after = _dump_yaml(item["object"]).splitlines()
+    before, after = _yaml_before_after(plan, item, keepends=False)
     lines = list(difflib.unified_diff(before, after, lineterm="", n=max(len(before), len(after))))[2:]
     return [[line[0], line[1:]] for line in lines if not line.startswith("@@")] or [[" ", line] for line in before]
 
@@ -129,7 +135,7 @@ def answer_preview(request: PreviewRequest) -> tuple[int, bytes]:
     except DocumentError as error:
         return 400, orjson.dumps({"error": str(error)})
     plans = [plan(obj, request.rules, request.options, request.namespace) for obj in objects]
-    return 200, orjson.dumps(_one_or_all([describe(planned, n) for n, planned in enumerate(plans, start=1)]))
+    return 200, orjson.dumps(_one_or_all(_describe_all(plans)))
 
 
 def _page_answer(request: PreviewRequest) -> tuple[int, bytes]:
@@ -146,7 +152,6 @@ def _page_answer(request: PreviewRequest) -> tuple[int, bytes]:
     objects = load_objects(envelope["documents"])
     namespace = namespace if isinstance(namespace, str) else None
     plans = [plan(obj, rules, request.options, namespace) for obj in objects]
-    described = [describe(planned, n) for n, planned in enumerate(plans, start=1)]
-    results = [{**item, "diff": _line_diff(planned, item)} for planned, item in zip(plans, described, strict=True)]
+    results = [{**item, "diff": _line_diff(planned, item)} for planned, item in zip(plans, _describe_all(plans), strict=True)]
     return 200, orjson.dumps({"results": results})
 

@@ -58,27 +58,25 @@ _PROGRAMS: dict[str, Callable[[Sequence[str]], tuple[str, str] | None]] = {
 }
 
 
-def _words(container: JSONObject) -> tuple[list[str], str]:
-    """The words the container runs, a `sh -c` script split as the shell would, and the field they came from."""
-    command = [word for word in container.get("command") or [] if isinstance(word, str)]
-    args = [word for word in container.get("args") or [] if isinstance(word, str)]
-    argv = [*command, *args]
-    field = "command" if command else "args"
+def _words(container: JSONObject, argv: list[str]) -> list[str]:
+    """The words the container runs: its argv, or a `sh -c` script split as the shell would."""
     script = shell_script_of(container)
-    if script is not None:
-        try:
-            return shlex.split(script), field
-        except ValueError:  # unbalanced quotes: the shell would refuse it too
-            return [], field
-    return argv, field
+    if script is None:
+        return argv
+    try:
+        return shlex.split(script)
+    except ValueError:  # unbalanced quotes: the shell would refuse it too
+        return []
 
 
 def command_timeout(container: JSONObject) -> CommandTimeout | None:
     """The shutdown timeout the worker's own command line sets, if it names a known worker and one."""
-    said = " ".join(word for name in ("command", "args") for word in container.get(name) or [] if isinstance(word, str))
-    if not any(program in said for program in _PROGRAMS):  # most commands name none: skip the parsing
+    command = [word for word in container.get("command") or [] if isinstance(word, str)]
+    argv = [*command, *(word for word in container.get("args") or [] if isinstance(word, str))]
+    if not any(program in word for word in argv for program in _PROGRAMS):  # most commands name none: skip the parsing
         return None
-    words, field = _words(container)
+    field = "command" if command else "args"
+    words = _words(container, argv)
     for i, word in enumerate(words):
         read = _PROGRAMS.get(posixpath.basename(word))
         if read is None:

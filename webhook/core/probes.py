@@ -92,13 +92,12 @@ def freshness_script(heartbeat_path: str, heartbeat_format: str, max_age: int, a
 
 def readiness_script(heartbeat_path: str, heartbeat_format: str, max_age: int) -> str:
     """Fresh, not draining, and not marked not-ready by the writer (a dependency it cannot use)."""
-    directory = heartbeat_path.rpartition("/")[0]
     return _READINESS[heartbeat_format].format(
         file=heartbeat_path,
         max_age=max_age,
         allowance=f"readiness allows {max_age}s",
-        draining=f"{directory}/{DRAINING_MARKER_NAME}",
-        not_ready=f"{directory}/{NOT_READY_MARKER_NAME}",
+        draining=draining_marker(heartbeat_path),
+        not_ready=marker(heartbeat_path, NOT_READY_MARKER_NAME),
     )
 
 
