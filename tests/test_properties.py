@@ -8,6 +8,7 @@ import jsonpatch
 from hypothesis import given, note
 
 from tests.conftest import validate
+from tests.serverproc import review
 from tests.strategies import BAD, objects, pods
 from webhook.core.annotations import PREFIX, STATUS
 from webhook.core.plan import plan, PlanOptions
@@ -111,12 +112,8 @@ SHARED_MEMO = VerdictMemo(PlanOptions(), size=100_000)
 
 
 def _pod_create(obj: dict[str, Any]) -> Any:
-    body = {
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {"uid": "u", "operation": "CREATE", "kind": {"group": "", "version": "v1", "kind": "Pod"}, "object": obj},
-    }
-    return read_request(body)
+    """A Pod CREATE with no request namespace, so the pod's own metadata.namespace decides."""
+    return read_request(review(obj, namespace=""))
 
 
 @given(pods(), pods())

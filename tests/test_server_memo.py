@@ -11,6 +11,7 @@ import yaml
 
 from bench.pods import realistic_pod
 from tests.conftest import make_pod
+from tests.serverproc import review
 from webhook.core.plan import PlanOptions
 from webhook.core.review import BadRequest, mutation_verdict, read_request
 from webhook.core.rules import BUILTIN_RULES, parse_rules, RuleSet
@@ -21,13 +22,7 @@ GOLDEN = Path(__file__).parent / "golden"
 
 
 def request(obj: dict[str, Any], namespace: str = "billing", operation: str = "CREATE") -> AdmissionRequest:
-    kind = {"group": "", "version": "v1", "kind": obj.get("kind", "Pod")}
-    body = {
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {"uid": "u", "kind": kind, "operation": operation, "namespace": namespace, "object": obj},
-    }
-    return read_request(body)
+    return read_request(review(obj, operation=operation, namespace=namespace))
 
 
 def planned(obj: dict[str, Any], rules: RuleSet = BUILTIN_RULES) -> Any:
@@ -66,7 +61,7 @@ def test_any_change_plan_reads_is_a_different_question(name: str, change: Any) -
         expected = planned(changed)
     except BadRequest:  # a Deployment sent as a Pod: the memo must not answer it from the pod's verdict
         with pytest.raises(BadRequest):
-            memo.mutation_verdict(request(changed) | {"kind": {"group": "", "version": "v1", "kind": "Pod"}}, BUILTIN_RULES)
+            memo.mutation_verdict(request(changed), BUILTIN_RULES)
         return
     result = memo.mutation_verdict(request(changed), BUILTIN_RULES)
     assert memo.misses == 2
