@@ -1,8 +1,11 @@
 """make bench: workerguard against the floor over real TLS on loopback, plus plan() and memory figures.
 
-Servers run pinned to core 0, wrk to core 1. Each round runs the floor, workerguard with replicas of
-one ReplicaSet (a uid per request) and workerguard with every pod different, so drift on the machine
-hits all three. Everything is reported as measured in this run.
+Servers run pinned to core 0, wrk to core 1. Each round runs the floor and workerguard with three
+bodies, so drift on the machine hits all four:
+- replicas of one ReplicaSet: a uid per request;
+- every pod different: an annotation numbered per request as well, one that planning never reads;
+- every spec different: an env value numbered per request, so every request is planned from scratch.
+Everything is reported as measured in this run.
 """
 
 from __future__ import annotations
@@ -142,20 +145,26 @@ def main() -> int:
     unique["request"]["object"]["metadata"]["annotations"]["example.com/nonce"] = "__N__"
     unique_body = work / "review-unique.json"
     unique_body.write_text(json.dumps(unique))
+    distinct = admission_review(uid="bench-__N__")
+    distinct["request"]["object"]["spec"]["containers"][0]["env"][0]["value"] = "__N__"
+    distinct_body = work / "review-distinct.json"
+    distinct_body.write_text(json.dumps(distinct))
     floor_port, wg_port = free_port(), free_port()
     floor = start([sys.executable, "-m", "bench.floor", str(floor_port), str(cert), str(key)], floor_port, ca, work / "floor.log")
     wg = start(
         serve_argv(wg_port, cert, key, "--log-format", "json", "--log-level", "info"), wg_port, ca, work / "workerguard.log"
     )
     try:
-        check_the_full_injection_runs(wg_port, ca, unique_body)
+        for each in (unique_body, distinct_body):
+            check_the_full_injection_runs(wg_port, ca, each)
         for port in (floor_port, wg_port):  # warm-up
             wrk(port, body, 3, args.connections)
-        rounds: dict[str, list[dict[str, float]]] = {"floor": [], "workerguard": [], "workerguard_unique": []}
+        rounds: dict[str, list[dict[str, float]]] = {"floor": [], "workerguard": [], "workerguard_unique": [], "workerguard_distinct": []}
         for _ in range(args.rounds):
             rounds["floor"].append(wrk(floor_port, body, args.seconds, args.connections))
             rounds["workerguard"].append(wrk(wg_port, body, args.seconds, args.connections))
             rounds["workerguard_unique"].append(wrk(wg_port, unique_body, args.seconds, args.connections))
+            rounds["workerguard_distinct"].append(wrk(wg_port, distinct_body, args.seconds, args.connections))
         rss_warm = rss_mib(server_pid(wg))
         soak_seconds = 0.0
         soaked = 0
@@ -185,12 +194,16 @@ def main() -> int:
         "ratio": round(median("workerguard", "rps") / median("floor", "rps"), 3),
         "unique_rps": round(median("workerguard_unique", "rps")),
         "unique_ratio": round(median("workerguard_unique", "rps") / median("floor", "rps"), 3),
+        "distinct_rps": round(median("workerguard_distinct", "rps")),
+        "distinct_ratio": round(median("workerguard_distinct", "rps") / median("floor", "rps"), 3),
         "floor_p50_ms": median("floor", "p50_ms"),
         "floor_p99_ms": median("floor", "p99_ms"),
         "workerguard_p50_ms": median("workerguard", "p50_ms"),
         "workerguard_p99_ms": median("workerguard", "p99_ms"),
         "unique_p50_ms": median("workerguard_unique", "p50_ms"),
         "unique_p99_ms": median("workerguard_unique", "p99_ms"),
+        "distinct_p50_ms": median("workerguard_distinct", "p50_ms"),
+        "distinct_p99_ms": median("workerguard_distinct", "p99_ms"),
         "failed_or_non2xx": failed,
         "plan_us": round(plan_microseconds(), 1),
         "rss_warm_mib": round(rss_warm, 1),

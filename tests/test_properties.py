@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import copy
+from pathlib import Path
 from typing import Any
 
 import jsonpatch
+import yaml
 from hypothesis import given, note
+from hypothesis import strategies as st
 
 from tests.conftest import validate
 from tests.serverproc import review
 from tests.strategies import BAD, objects, pods
 from webhook.core.annotations import PREFIX, STATUS
 from webhook.core.plan import plan, PlanOptions
-from webhook.core.review import mutation_verdict, read_request
-from webhook.core.rules import BUILTIN_RULES
+from webhook.core.review import mutation_inputs, mutation_verdict, read_request
+from webhook.core.rules import BUILTIN_RULES, parse_rules
 from webhook.core.workload import locate_pod
 from webhook.server.memo import VerdictMemo
 
@@ -127,3 +131,49 @@ def test_a_verdict_the_server_remembers_is_the_verdict_planning_gives(pod: dict[
         hits = SHARED_MEMO.hits
         assert SHARED_MEMO.mutation_verdict(request, BUILTIN_RULES) == mutation_verdict(request, BUILTIN_RULES, PlanOptions())
     assert SHARED_MEMO.hits > hits
+
+
+GOLDEN_RULES = parse_rules(yaml.safe_load((Path(__file__).parent / "golden" / "rules.yaml").read_text()))
+# Keys planning reads (a setting, the inject label, the default container, the autoscaler's, those the
+# golden rules match on), each with values that change a plan, mixed with keys it never reads: a reader
+# left out of mutation_inputs shows up as two pods with equal inputs and different verdicts.
+TOUCHED = {
+    ("labels", "workerguard.io/inject"): ["true", "false"],
+    ("annotations", "workerguard.io/probe-period"): ["20s"],
+    ("annotations", "kubectl.kubernetes.io/default-container"): ["statsd"],
+    ("annotations", "cluster-autoscaler.kubernetes.io/safe-to-evict"): ["true", "false"],
+    ("annotations", "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"): ["data"],
+    ("labels", "app.kubernetes.io/name"): ["sidekiq"],
+    ("annotations", "example.com/node-pool"): ["batch"],
+    ("annotations", "example.com/nonce"): ["1", "2"],
+    ("labels", "statefulset.kubernetes.io/pod-name"): ["w-0"],
+}
+# One key set or removed (None) per example.
+TOUCH = st.sampled_from(sorted(TOUCHED.items())).flatmap(lambda item: st.tuples(st.just(item[0]), st.sampled_from([None, *item[1]])))
+
+
+@given(pods(), TOUCH, st.sampled_from([None, "sidekiq", "celery"]), st.booleans())
+def test_pods_with_equal_planning_inputs_get_equal_verdicts(
+    pod: dict[str, Any], touch: tuple[tuple[str, str], str | None], profile: str | None, golden_rules: bool
+) -> None:
+    """The memo's key is mutation_inputs; a label or annotation it leaves out must not change a verdict.
+    Touching keys planning reads mostly changes the inputs; then there is nothing to compare."""
+    rules = GOLDEN_RULES if golden_rules else BUILTIN_RULES
+    # Most generated pods are skipped or denied before their labels and annotations matter; these are not.
+    pod["metadata"]["labels"]["workerguard.io/inject"] = "true"
+    pod["metadata"]["namespace"] = "billing"
+    pod["metadata"]["annotations"] = {k: v for k, v in pod["metadata"]["annotations"].items() if not k.startswith(PREFIX)}
+    if profile is not None:
+        pod["metadata"]["annotations"][PREFIX + "profile"] = profile
+    pod["spec"].pop("os", None)
+    pod["spec"]["containers"].append({"name": "statsd", "image": "prom/statsd-exporter:v0.26.0"})
+    touched = copy.deepcopy(pod)
+    (where, key), value = touch
+    mapping = touched["metadata"].setdefault(where, {})
+    if value is None:
+        mapping.pop(key, None)
+    else:
+        mapping[key] = value
+    one, two = _pod_create(pod), _pod_create(touched)
+    if mutation_inputs(one, rules) == mutation_inputs(two, rules):
+        assert mutation_verdict(one, rules, PlanOptions()) == mutation_verdict(two, rules, PlanOptions())

@@ -107,5 +107,40 @@ def test_other_operations_are_not_memoized_and_the_memo_is_bounded() -> None:
     memo.mutation_verdict(request(make_pod(), operation="UPDATE"), BUILTIN_RULES)
     assert (memo.hits, memo.misses, len(memo.verdicts)) == (0, 0, 0)
     for i in range(5):
-        memo.mutation_verdict(request(make_pod({"example.com/n": str(i)})), BUILTIN_RULES)
-    assert len(memo.verdicts) == 3
+        memo.mutation_verdict(request(make_pod(image=f"registry.example/worker:{i}")), BUILTIN_RULES)
+    assert (memo.misses, len(memo.verdicts)) == (5, 3)
+
+
+def test_labels_and_annotations_planning_never_reads_share_one_verdict() -> None:
+    memo = VerdictMemo(PlanOptions())
+    first, second = realistic_pod(), realistic_pod()
+    second["metadata"]["annotations"]["example.com/nonce"] = "2"
+    second["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"] = "billing-sidekiq-2"
+    one, two = memo.mutation_verdict(request(first), BUILTIN_RULES), memo.mutation_verdict(request(second), BUILTIN_RULES)
+    assert (memo.hits, memo.misses) == (1, 1)
+    assert two is one and two == planned(second)
+
+
+# A pod with no annotations gets a whole annotations map added; one with only foreign ones gets keys added.
+@pytest.mark.parametrize(
+    ("name", "change"),
+    [
+        ("default container", lambda p: p["metadata"]["annotations"].update({"kubectl.kubernetes.io/default-container": "statsd-exporter"})),
+        ("safe-to-evict", lambda p: p["metadata"]["annotations"].update({"cluster-autoscaler.kubernetes.io/safe-to-evict": "true"})),
+        ("no annotations at all", lambda p: p["metadata"].pop("annotations")),
+        ("annotations a rule matches", lambda p: p["metadata"]["annotations"].update({"example.com/node-pool": "batch"})),
+        ("labels a rule matches", lambda p: p["metadata"]["labels"].update({"app.kubernetes.io/name": "celery"})),
+    ],
+)
+def test_each_label_and_annotation_planning_reads_is_a_different_question(name: str, change: Any) -> None:
+    rules = parse_rules(yaml.safe_load((GOLDEN / "rules.yaml").read_text()))
+    memo = VerdictMemo(PlanOptions())
+    pod = realistic_pod()
+    if name == "no annotations at all":
+        pod["metadata"]["annotations"] = {"example.com/owner": "billing"}  # only keys planning never reads
+    memo.mutation_verdict(request(pod), rules)
+    changed = copy.deepcopy(pod)
+    change(changed)
+    result = memo.mutation_verdict(request(changed), rules)
+    assert memo.misses == 2
+    assert result == planned(changed, rules) != planned(pod, rules)

@@ -17,8 +17,11 @@ from webhook.core.annotations import (
     annotation_field,
     DEFAULT_CONTAINER,
     INJECT_LABEL,
+    PREFIX,
     PROFILE,
     read_pod_annotations,
+    SAFE_TO_EVICT,
+    SAFE_TO_EVICT_LOCAL_VOLUMES,
     STATUS,
 )
 from webhook.core.commands import command_timeout
@@ -121,6 +124,37 @@ def plan(
     if STATUS in pod.annotations:
         return _skipped(obj, Finding(reasons.ALREADY_INJECTED, f"{STATUS} is present: already injected"))
     return _plan_injection(obj, pod, namespace or "", rules, options)
+
+
+# The annotations planning reads besides workerguard.io/* and those the rules match on. Reading one more
+# anywhere in plan() means naming it here, or the server's memo could answer with another pod's verdict.
+READ_ANNOTATIONS = frozenset({DEFAULT_CONTAINER, SAFE_TO_EVICT, SAFE_TO_EVICT_LOCAL_VOLUMES})
+
+
+def planning_inputs(obj: JSONObject, rules: RuleSet, namespace: str | None = None) -> list[object]:
+    """Everything plan(obj, rules, options, namespace) reads of a Pod: the namespace, metadata.namespace,
+    the spec, and of the labels and annotations only the workerguard.io/* keys, READ_ANNOTATIONS and the
+    keys the rules match on. Two pods with equal inputs get the same plan but for `source` (a property
+    test holds plan() to it), so the server may remember verdicts by their inputs. Anything but a Pod
+    with metadata counts whole."""
+    metadata = obj.get("metadata")
+    if obj.get("kind") != "Pod" or not isinstance(metadata, dict):
+        return [namespace, obj]
+    return [
+        namespace,
+        metadata.get("namespace"),
+        _read_part(metadata.get("labels"), rules.label_keys),
+        _read_part(metadata.get("annotations"), rules.annotation_keys | READ_ANNOTATIONS),
+        obj.get("spec"),
+    ]
+
+
+def _read_part(mapping: object, keys: frozenset[str]) -> object:
+    """The keys of a labels or annotations map that planning reads. A map whose other keys are all that
+    differ plans the same as an empty one; a missing map or a malformed one counts as it is."""
+    if not isinstance(mapping, dict):
+        return mapping
+    return {key: value for key, value in mapping.items() if key in keys or key.startswith(PREFIX)}
 
 
 def _plan_injection(obj: JSONObject, pod: PodView, namespace: str, rules: RuleSet, options: PlanOptions) -> Plan:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import orjson
 
 from webhook.core import reasons
-from webhook.core.plan import Plan, plan, PlanOptions
+from webhook.core.plan import Plan, plan, planning_inputs, PlanOptions
 from webhook.core.rules import RuleSet
 from webhook.core.types import Finding, JSONObject
 from webhook.core.wire import AdmissionRequest, AdmissionResponse, AdmissionReview, Outcome
@@ -91,6 +91,18 @@ def mutation_verdict(request: AdmissionRequest, rules: RuleSet, options: PlanOpt
     if "kind" not in obj:
         obj = {**obj, "kind": "Pod"}
     return verdict_of(plan(obj, rules, options, request.get("namespace") or None))
+
+
+def mutation_inputs(request: AdmissionRequest, rules: RuleSet) -> list[object]:
+    """Everything mutation_verdict(request, rules, options) reads of the request, for any options: equal
+    inputs, equal verdicts. The uid, the object's name and ownership and the labels and annotations
+    planning never reads are not among them (core.plan.planning_inputs says what it reads)."""
+    question: list[object] = [request["operation"], request.get("kind"), request.get("subResource")]
+    obj = request.get("object")
+    if isinstance(obj, dict) and obj.get("kind", "Pod") == "Pod":
+        pod = obj if "kind" in obj else {**obj, "kind": "Pod"}
+        return [*question, planning_inputs(pod, rules, request.get("namespace") or None)]
+    return [*question, request.get("namespace"), obj]
 
 
 # What /validate is registered for: workloads whose pod template workerguard would inject.

@@ -71,6 +71,13 @@ def _map_matches(wanted: Sequence[tuple[str, re.Pattern[str]]], actual: Mapping[
 class RuleSet:
     profiles: Mapping[str, Profile]
     rules: tuple[Rule, ...] = ()
+    # The only labels and annotations the rules look at: a pod's others cannot change which rules match.
+    label_keys: frozenset[str] = field(init=False)
+    annotation_keys: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label_keys", frozenset(key for rule in self.rules for key, _ in rule.labels))
+        object.__setattr__(self, "annotation_keys", frozenset(key for rule in self.rules for key, _ in rule.annotations))
 
     def matching(self, target: Target) -> list[Rule]:
         return [rule for rule in self.rules if rule.matches(target)]

@@ -1,9 +1,10 @@
-"""The server's one cache: the verdicts of recent Pod CREATEs, because replicas ask the same question.
+"""The server's one cache: recent verdicts of Pod CREATEs, remembered by what they were decided from.
 
-plan() on a Pod reads only the request's namespace and the pod's namespace, labels, annotations and
-spec (never its name, generateName, uid, ownerReferences or managedFields), plus the rules and options.
-Replicas of one ReplicaSet agree on all of those (the pod-template-hash label included), so after the
-first replica the answer is a lookup of the finished verdict, its patch already encoded.
+core.review.mutation_inputs names everything a mutation verdict reads of a request: the request's kind,
+subresource and namespace, the pod's metadata.namespace and spec, and of its labels and annotations only
+the keys planning looks at. Replicas of one ReplicaSet agree on all of those, and so do pods that
+differ only in labels or annotations no rule and no setting reads. After the first, the answer is a
+lookup of the finished verdict, its patch already encoded.
 
 The one invalidation rule: a verdict is kept only for the rules object it was planned under. The
 options never change in a running server; a rules reload makes a new RuleSet, and the memo then
@@ -17,7 +18,7 @@ from collections import OrderedDict
 import orjson
 
 from webhook.core.plan import PlanOptions
-from webhook.core.review import mutation_verdict, Verdict
+from webhook.core.review import mutation_inputs, mutation_verdict, Verdict
 from webhook.core.rules import RuleSet
 from webhook.core.wire import AdmissionRequest
 
@@ -33,7 +34,7 @@ class VerdictMemo:
 
     def mutation_verdict(self, request: AdmissionRequest, rules: RuleSet) -> Verdict:
         """What core.review.mutation_verdict answers, remembered for pods."""
-        key = _key(request)
+        key = _key(request, rules)
         if key is None:
             return mutation_verdict(request, rules, self.options)
         if rules is not self.rules:
@@ -51,21 +52,8 @@ class VerdictMemo:
         return verdict
 
 
-def _key(request: AdmissionRequest) -> bytes | None:
-    """Everything the verdict of a Pod CREATE depends on, or None for requests not worth remembering."""
-    obj = request.get("object")
-    if request["operation"] != "CREATE" or not isinstance(obj, dict):
+def _key(request: AdmissionRequest, rules: RuleSet) -> bytes | None:
+    """The verdict's inputs, for Pod CREATEs only: every other request is answered without planning."""
+    if request["operation"] != "CREATE" or not isinstance(request.get("object"), dict):
         return None
-    metadata = obj.get("metadata")
-    metadata = metadata if isinstance(metadata, dict) else {}
-    question = [
-        request.get("kind"),
-        request.get("subResource"),
-        request.get("namespace"),
-        obj.get("kind"),
-        metadata.get("namespace"),
-        metadata.get("labels"),
-        metadata.get("annotations"),
-        obj.get("spec"),
-    ]
-    return orjson.dumps(question)  # JSON from parse_json: always serializable again
+    return orjson.dumps(mutation_inputs(request, rules))  # JSON from parse_json: always serializable again
