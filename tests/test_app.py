@@ -35,6 +35,8 @@ def run(runtime: Runtime, talk: Callable[[httpx.AsyncClient], Awaitable[T]]) -> 
 
 
 def sample(runtime: Runtime, name: str, **labels: str) -> float:
+    """A metric as the next scrape would show it: the ledger settled first, as /metrics does."""
+    runtime.ledger.settle()
     value = runtime.metrics.registry.get_sample_value(name, labels)
     return 0.0 if value is None else value
 
@@ -53,6 +55,19 @@ def test_mutate_answers_patches_and_counts_one_admission(runtime: Runtime) -> No
     labels = {"webhook": "mutate", "operation": "CREATE", "decision": "patched"}
     assert sample(runtime, "workerguard_admission_requests_total", **labels) == 1
     assert sample(runtime, "workerguard_request_duration_seconds_count", endpoint="mutate") == 1
+
+
+def test_a_scrape_counts_every_answer_already_given(runtime: Runtime) -> None:
+    """No tick runs here (ASGITransport starts no lifespan): only the scrape's own settling can count them."""
+
+    async def three_then_scrape(client: httpx.AsyncClient) -> str:
+        for uid in ("a", "b", "c"):
+            await client.post("/mutate", json=review(make_pod(), uid=uid))
+        return (await client.get("/metrics")).text
+
+    scraped = run(runtime, three_then_scrape)
+    assert 'workerguard_admission_requests_total{decision="patched",operation="CREATE",webhook="mutate"} 3.0' in scraped
+    assert 'workerguard_injections_total{profile="generic"} 3.0' in scraped
 
 
 def test_the_second_replica_is_answered_from_the_memo(runtime: Runtime) -> None:

@@ -131,30 +131,39 @@ def plan(
 READ_ANNOTATIONS = frozenset({DEFAULT_CONTAINER, SAFE_TO_EVICT, SAFE_TO_EVICT_LOCAL_VOLUMES})
 
 
-def planning_inputs(obj: JSONObject, rules: RuleSet, namespace: str | None = None) -> list[object]:
+def planning_inputs(obj: JSONObject, rules: RuleSet, namespace: str | None = None) -> tuple[object, ...]:
     """Everything plan(obj, rules, options, namespace) reads of a Pod: the namespace, metadata.namespace,
-    the spec, and of the labels and annotations only the workerguard.io/* keys, READ_ANNOTATIONS and the
-    keys the rules match on. Two pods with equal inputs get the same plan but for `source` (a property
-    test holds plan() to it), so the server may remember verdicts by their inputs. Anything but a Pod
-    with metadata counts whole."""
+    the spec, and of the labels and annotations only the keys planning reads (`_read_labels`,
+    `_read_annotations`). Two pods with equal inputs get the same plan but for `source` (a property test
+    holds plan() to it), so the server may remember verdicts by their inputs. Anything but a Pod with
+    metadata counts whole."""
     metadata = obj.get("metadata")
     if obj.get("kind") != "Pod" or not isinstance(metadata, dict):
-        return [namespace, obj]
-    return [
+        return (namespace, obj)
+    return (
         namespace,
         metadata.get("namespace"),
-        _read_part(metadata.get("labels"), rules.label_keys),
-        _read_part(metadata.get("annotations"), rules.annotation_keys | READ_ANNOTATIONS),
+        _read_labels(metadata.get("labels"), rules),
+        _read_annotations(metadata.get("annotations"), rules),
         obj.get("spec"),
-    ]
+    )
 
 
-def _read_part(mapping: object, keys: frozenset[str]) -> object:
-    """The keys of a labels or annotations map that planning reads. A map whose other keys are all that
-    differ plans the same as an empty one; a missing map or a malformed one counts as it is."""
-    if not isinstance(mapping, dict):
-        return mapping
-    return {key: value for key, value in mapping.items() if key in keys or key.startswith(PREFIX)}
+# A labels or annotations map whose other keys are all that differ plans the same as an empty one; a
+# missing map, or a malformed one, counts as it is.
+
+
+def _read_labels(labels: object, rules: RuleSet) -> object:
+    if not isinstance(labels, dict):
+        return labels
+    return {key: labels[key] for key in sorted(labels.keys() & rules.label_keys)}
+
+
+def _read_annotations(annotations: object, rules: RuleSet) -> object:
+    if not isinstance(annotations, dict):
+        return annotations
+    keys = rules.annotation_keys
+    return {key: value for key, value in annotations.items() if key.startswith(PREFIX) or key in READ_ANNOTATIONS or key in keys}
 
 
 def _plan_injection(obj: JSONObject, pod: PodView, namespace: str, rules: RuleSet, options: PlanOptions) -> Plan:

@@ -93,16 +93,16 @@ def mutation_verdict(request: AdmissionRequest, rules: RuleSet, options: PlanOpt
     return verdict_of(plan(obj, rules, options, request.get("namespace") or None))
 
 
-def mutation_inputs(request: AdmissionRequest, rules: RuleSet) -> list[object]:
+def mutation_inputs(request: AdmissionRequest, rules: RuleSet) -> tuple[object, ...]:
     """Everything mutation_verdict(request, rules, options) reads of the request, for any options: equal
     inputs, equal verdicts. The uid, the object's name and ownership and the labels and annotations
     planning never reads are not among them (core.plan.planning_inputs says what it reads)."""
-    question: list[object] = [request["operation"], request.get("kind"), request.get("subResource")]
+    question = (request["operation"], request.get("kind"), request.get("subResource"))
     obj = request.get("object")
     if isinstance(obj, dict) and obj.get("kind", "Pod") == "Pod":
         pod = obj if "kind" in obj else {**obj, "kind": "Pod"}
-        return [*question, planning_inputs(pod, rules, request.get("namespace") or None)]
-    return [*question, request.get("namespace"), obj]
+        return (*question, *planning_inputs(pod, rules, request.get("namespace") or None))
+    return (*question, request.get("namespace"), obj)
 
 
 # What /validate is registered for: workloads whose pod template workerguard would inject.

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from webhook.core.annotations import INJECT_LABEL
 from webhook.core.profiles import BUILTIN_PROFILES, Profile
 from webhook.core.settings import check_relations, Layer, parse_setting, resolve, SettingError, SPECS
 from webhook.core.types import Problem
@@ -71,12 +72,14 @@ def _map_matches(wanted: Sequence[tuple[str, re.Pattern[str]]], actual: Mapping[
 class RuleSet:
     profiles: Mapping[str, Profile]
     rules: tuple[Rule, ...] = ()
-    # The only labels and annotations the rules look at: a pod's others cannot change which rules match.
+    # The only labels planning reads (the opt-in label and those the rules match on) and the annotations
+    # the rules match on: a pod's other labels and annotations cannot change which rules match.
     label_keys: frozenset[str] = field(init=False)
     annotation_keys: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "label_keys", frozenset(key for rule in self.rules for key, _ in rule.labels))
+        labels = {INJECT_LABEL, *(key for rule in self.rules for key, _ in rule.labels)}
+        object.__setattr__(self, "label_keys", frozenset(labels))
         object.__setattr__(self, "annotation_keys", frozenset(key for rule in self.rules for key, _ in rule.annotations))
 
     def matching(self, target: Target) -> list[Rule]:

@@ -19,14 +19,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from webhook.core import reasons
-from webhook.core.reasons import SKIP_CODES
 from webhook.core.review import BadRequest, build_response, object_name, read_request, validation_verdict, Verdict
 from webhook.core.rules import RuleSet
-from webhook.core.wire import AdmissionRequest, OPERATIONS
+from webhook.core.wire import AdmissionRequest
 from webhook.documents import DocumentError, parse_json
 from webhook.preview import PAGE_PREVIEW_TYPE, PreviewRequest
+from webhook.server.ledger import Admission
 from webhook.server.limits import read_body, RequestRefused
-from webhook.server.metrics import one_of
 from webhook.server.runtime import Runtime
 
 STATIC = Path(__file__).parent.parent / "static"
@@ -132,12 +131,12 @@ def create_app(runtime: Runtime) -> ASGIApp:
         finally:
             for task in background:
                 task.cancel()
-            runtime.admission_log.flush()
+            ledger.settle()
             runtime.previews.close()
 
     rest = FastAPI(title="workerguard", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     pipeline = Pipeline(runtime, rest)
-    config, metrics = runtime.config, runtime.metrics
+    config, metrics, ledger = runtime.config, runtime.metrics, runtime.ledger
 
     def rules() -> RuleSet:
         current = runtime.rules.rules
@@ -161,7 +160,9 @@ def create_app(runtime: Runtime) -> ASGIApp:
             except BadRequest as error:
                 raise RequestRefused(reasons.BAD_REQUEST, str(error)) from None
             reply = Reply(200, orjson.dumps(build_response(request, verdict)))
-            _account(runtime, webhook, request, verdict, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            namespace, name = request.get("namespace") or "", object_name(request)
+            ledger.add(Admission(webhook, request["uid"], namespace, name, request["operation"], verdict, seconds, time.time()))
             return reply
 
         return answer
@@ -189,6 +190,7 @@ def create_app(runtime: Runtime) -> ASGIApp:
         return json_reply(detail, 200 if detail["ready"] else 503)
 
     async def metrics_endpoint(scope: Scope, receive: Receive) -> Reply:
+        ledger.settle()
         return Reply(200, metrics.render(), CONTENT_TYPE_LATEST.encode())
 
     if config.preview == "on":
@@ -216,28 +218,3 @@ def _readiness(runtime: Runtime) -> dict[str, Any]:
     )
     ready = rules.rules is not None and not runtime.draining
     return {"ready": ready, "draining": runtime.draining, "rules": rules_detail, "certificate": cert_detail}
-
-
-def _account(runtime: Runtime, webhook: str, request: AdmissionRequest, verdict: Verdict, seconds: float) -> None:
-    metrics = runtime.metrics
-    metrics.admission[(webhook, one_of(request["operation"], OPERATIONS), verdict.outcome)].inc()
-    if verdict.outcome == "patched":
-        metrics.injections.labels(verdict.profile or "").inc()
-        for rule in verdict.rules:
-            metrics.rule_matches.labels(rule).inc()
-    elif verdict.reasons and verdict.outcome == "allowed":
-        metrics.skip[one_of(verdict.reasons[0], SKIP_CODES)].inc()
-    if verdict.invalid:
-        metrics.invalid_setting["denied" if verdict.outcome == "denied" else "allowed"].inc()
-    runtime.admission_log.write(
-        {
-            "webhook": webhook,
-            "uid": request["uid"],
-            "namespace": request.get("namespace") or "",
-            "pod": object_name(request),
-            "operation": request["operation"],
-            "decision": verdict.outcome,
-            "reasons": list(verdict.reasons),
-            "duration_ms": round(seconds * 1000, 3),
-        }
-    )

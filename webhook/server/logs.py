@@ -68,10 +68,11 @@ class AdmissionLog:
         self._second = -1
         self._stamp = ""
 
-    def write(self, fields: dict[str, Any]) -> None:
+    def write(self, fields: dict[str, Any], at: float | None = None) -> None:
+        """One line; `at` is when it happened (the clock's now unless given)."""
         if not self.logger.isEnabledFor(logging.INFO):
             return
-        now = self.clock()
+        now = self.clock() if at is None else at
         if self.json:
             stamp = f"{self._stamp_of(int(now))}.{int(now % 1 * 1000):03d}Z"
             line = orjson.dumps(

@@ -69,7 +69,7 @@ class DrainingServer(uvicorn.Server):
             connection.transport.abort()
         for task in self.server_state.tasks:
             task.cancel(msg="shutdown timeout exceeded")
-        self.runtime.admission_log.flush()  # also on a forced stop, which skips the lifespan's own flush
+        self.runtime.ledger.settle()  # also on a forced stop, which skips the lifespan's own settling
         if not self.force_exit:
             await self.lifespan.shutdown()
 

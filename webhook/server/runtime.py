@@ -13,6 +13,7 @@ from webhook.core.plan import PlanOptions
 from webhook.core.rules import BUILTIN_RULES, RulesError, RuleSet
 from webhook.rulesfile import load_rules_file
 from webhook.server.config import ServeConfig
+from webhook.server.ledger import Ledger
 from webhook.server.limits import BodyBudget, BodyDeadlines
 from webhook.server.logs import AdmissionLog
 from webhook.server.memo import VerdictMemo
@@ -72,6 +73,7 @@ class Runtime:
         self.options = PlanOptions(own_namespace=config.own_namespace, on_invalid=config.on_invalid, probe_helper=helper)
         self.memo = VerdictMemo(self.options)
         self.admission_log = AdmissionLog(config.log_format)
+        self.ledger = Ledger(self.metrics, self.admission_log)
         # One full-size body at a time, plus room for the many small ones the apiserver really sends.
         # Previews have places of their own (PreviewWorkers), so they never spend admission's budget.
         self.body_budget = BodyBudget(config.max_body_bytes + 1024 * 1024)
@@ -105,4 +107,4 @@ class Runtime:
         while True:
             await asyncio.sleep(TICK_SECONDS)
             self.body_deadlines.sweep(time.monotonic())
-            self.admission_log.flush()
+            self.ledger.settle()
