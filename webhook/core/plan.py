@@ -127,7 +127,8 @@ def plan(
 
 
 # The annotations planning reads besides workerguard.io/* and those the rules match on. Reading one more
-# anywhere in plan() means naming it here, or the server's memo could answer with another pod's verdict.
+# anywhere in plan() means naming it here (or, for a label, in RuleSet.label_keys), or the server's memo
+# could answer with another pod's verdict.
 READ_ANNOTATIONS = frozenset({DEFAULT_CONTAINER, SAFE_TO_EVICT, SAFE_TO_EVICT_LOCAL_VOLUMES})
 
 

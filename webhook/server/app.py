@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
 import orjson
@@ -38,8 +38,9 @@ PAGE_HEADERS = ((b"content-security-policy", b"default-src 'self'; style-src 'se
 ANSWER_SLICE_BYTES = 64 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
+class Reply(NamedTuple):
+    """An answer ready to write (a tuple: one is made for every request)."""
+
     status: int
     body: bytes
     content_type: bytes = b"application/json"

@@ -32,7 +32,7 @@ class Admission(NamedTuple):
 
 
 class Ledger:
-    MAX_PENDING = 4096
+    MAX_PENDING = 256
 
     def __init__(self, metrics: Metrics, log: AdmissionLog) -> None:
         self.metrics, self.log = metrics, log

@@ -115,6 +115,8 @@ def build_server(config: ServeConfig) -> DrainingServer:
         access_log=False,
         log_config=None,
         server_header=False,
+        # The apiserver connects directly; X-Forwarded-* from anyone is not to be trusted or parsed.
+        proxy_headers=False,
         timeout_keep_alive=int(config.keepalive_timeout),
         timeout_graceful_shutdown=int(config.shutdown_timeout),
         ssl_context_factory=lambda _config, _default: certs.server_context(),
