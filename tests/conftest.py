@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import logging
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import kubernetes_validate
@@ -82,3 +84,13 @@ def workload_of(kind: str, pod: dict[str, Any]) -> dict[str, Any]:
     elif kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
         node["selector"] = {"matchLabels": {"workerguard.io/inject": "true"}}
     return {"apiVersion": WORKLOADS[kind][0], "kind": kind, "metadata": {"name": "w", "namespace": "jobs"}, "spec": node}
+
+
+@pytest.fixture
+def admission_log_at_info() -> Iterator[None]:
+    """The admission logger at INFO, as `serve` configures it, whatever the test process set before."""
+    logger = logging.getLogger("workerguard.admission")
+    before = logger.level
+    logger.setLevel(logging.INFO)
+    yield
+    logger.setLevel(before)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -19,13 +17,7 @@ from webhook.server.metrics import Metrics
 PATCHED = Verdict("patched", True, patch="W10=", profile="sidekiq", rules=("billing",))
 
 
-@pytest.fixture(autouse=True)
-def info_level() -> Iterator[None]:
-    logger = logging.getLogger("workerguard.admission")
-    before = logger.level
-    logger.setLevel(logging.INFO)
-    yield
-    logger.setLevel(before)
+pytestmark = pytest.mark.usefixtures("admission_log_at_info")
 
 
 def admission(uid: str, verdict: Verdict = PATCHED, at: float = 1_800_000_000.0) -> Admission:

@@ -6,20 +6,12 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterator
 
 import pytest
 
 from webhook.server.logs import AdmissionLog
 
-
-@pytest.fixture(autouse=True)
-def info_level() -> Iterator[None]:
-    logger = logging.getLogger("workerguard.admission")
-    before = logger.level
-    logger.setLevel(logging.INFO)
-    yield
-    logger.setLevel(before)
+pytestmark = pytest.mark.usefixtures("admission_log_at_info")
 
 
 def test_lines_wait_for_a_flush_then_come_out_whole_and_in_order() -> None:
