@@ -150,11 +150,9 @@ def planning_inputs(obj: JSONObject, rules: RuleSet, namespace: str | None = Non
     )
 
 
-# A labels or annotations map whose other keys are all that differ plans the same as an empty one; a
-# missing map, or a malformed one, counts as it is.
-
-
 def _read_labels(labels: object, rules: RuleSet) -> object:
+    """A map whose other keys are all that differ plans the same as an empty one; a missing map, or a
+    malformed one, counts as it is (the same for annotations)."""
     if not isinstance(labels, dict):
         return labels
     return {key: labels[key] for key in sorted(labels.keys() & rules.label_keys)}

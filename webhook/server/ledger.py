@@ -2,9 +2,10 @@
 records are settled into the metrics and the admission log in batches.
 
 Settling happens every tick (a quarter second), before every /metrics scrape (so a scrape counts every
-answer already given), at shutdown, and whenever MAX_PENDING records have gathered. Counting and
-formatting in one loop per batch is cheaper than the same work spread over every request (README's
-performance section has the figures); the answer itself never waits for it.
+answer already given), at shutdown, and whenever MAX_PENDING records have gathered: the answer that
+fills a batch settles it, so no answer waits for more than one small batch. Counting and formatting
+in one loop per batch is cheaper than the same work spread over every request (README's performance
+section has the figures).
 """
 
 from __future__ import annotations

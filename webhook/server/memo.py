@@ -53,7 +53,7 @@ class VerdictMemo:
 
 
 def _key(request: AdmissionRequest, rules: RuleSet) -> bytes | None:
-    """The verdict's inputs, for Pod CREATEs only: every other request is answered without planning."""
+    """The verdict's inputs, for Pod CREATEs only: other requests are cheap to answer afresh."""
     if request["operation"] != "CREATE" or not isinstance(request.get("object"), dict):
         return None
     return orjson.dumps(mutation_inputs(request, rules))  # JSON from parse_json: always serializable again
