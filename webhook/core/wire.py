@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Required, TypedDict
+from typing import Any, get_args, Literal, Required, TypedDict
 
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
-OPERATIONS: frozenset[str] = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
+OPERATIONS: frozenset[str] = frozenset(get_args(Operation))
 # What an admission answer did: the decision label of metrics and logs.
 Outcome = Literal["patched", "allowed", "denied"]
-OUTCOMES: tuple[Outcome, ...] = ("patched", "allowed", "denied")
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
 
 class GroupVersionKind(TypedDict, total=False):
