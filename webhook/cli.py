@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import get_args, TextIO
 
 from webhook import __version__
-from webhook.core.plan import plan, PlanOptions
+from webhook.core.plan import OnInvalid, plan, PlanOptions
 from webhook.core.rules import BUILTIN_RULES, RulesError, RuleSet
 from webhook.documents import DocumentError, load_objects
 from webhook.preview import PreviewOutput, render
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("-o", "--output", choices=get_args(PreviewOutput), default="yaml")
     preview.add_argument("-n", "--namespace", help="namespace the pod would be created in (default: metadata.namespace)")
     preview.add_argument("--own-namespace", default="workerguard", help="the webhook's own namespace, never mutated")
-    preview.add_argument("--on-invalid", choices=("deny", "allow"), default="deny")
+    preview.add_argument("--on-invalid", choices=get_args(OnInvalid), default="deny")
     preview.set_defaults(run=run_preview)
 
     rules = commands.add_parser("rules", help="work with rules files")
@@ -108,8 +108,9 @@ def read_inputs(names: Sequence[str], recursive: bool, stdin: TextIO) -> list[tu
             inputs.append(("<stdin>", stdin.read()))
             continue
         path = Path(name)
-        files = _manifest_files(path, recursive) if path.is_dir() else [path]
-        if path.is_dir() and not files:
+        directory = path.is_dir()
+        files = _manifest_files(path, recursive) if directory else [path]
+        if directory and not files:
             raise DocumentError(f"{name}: no .yaml, .yml or .json files in this directory")
         for file in files:
             try:
