@@ -125,7 +125,7 @@ def carries_injection(pod: PodView, index: int, heartbeat_path: str) -> bool:
     if not ours:  # the common case: nothing of ours, nothing more to look at
         return False
     container = pod.spec["containers"][index]
-    directory = posixpath.dirname(heartbeat_path)
+    directory = probes.heartbeat_directory(heartbeat_path)
     mounted = any(mount.get("name") in ours and mount.get("mountPath") == directory for mount in container.get("volumeMounts") or [])
     return mounted and any(env.get("name") == HEARTBEAT_ENV and env.get("value") == heartbeat_path for env in container.get("env") or [])
 
@@ -172,7 +172,7 @@ def _writer_env_present(container: JSONObject, env: WriterEnv) -> list[tuple[int
 def _check_clashes(
     container: JSONObject, env: WriterEnv, present: list[tuple[int, JSONObject]], where: str, heartbeat_path: str, step: Injection
 ) -> None:
-    directory = posixpath.dirname(heartbeat_path)
+    directory = probes.heartbeat_directory(heartbeat_path)
     for field_name, path in _application_paths(container):
         if path == directory or path.startswith(directory + "/"):
             step.problems.append(
@@ -210,7 +210,7 @@ def _add_probe_shell_init(pod: PodView, volume: str, heartbeat_path: str, helper
     """An init container that copies the helper image's static busybox next to the heartbeat, so probes run
     in images with no shell (distroless, scratch). It goes first: it needs nothing from the others, and
     nothing a user's init container does can fail it or run before the shell is in place."""
-    directory = posixpath.dirname(heartbeat_path)
+    directory = probes.heartbeat_directory(heartbeat_path)
     init = {
         "name": PROBE_SHELL_INIT_NAME,
         "image": helper.image,
@@ -246,7 +246,7 @@ def _add_mount_and_env(
     volume: str,
     step: Injection,
 ) -> None:
-    mount = {"name": volume, "mountPath": posixpath.dirname(heartbeat_path)}
+    mount = {"name": volume, "mountPath": probes.heartbeat_directory(heartbeat_path)}
     step.record(step.builder.append(f"{base}/volumeMounts", container.get("volumeMounts"), mount), "heartbeat-path")
     named = {item["name"] for _, item in present}  # with our value: _check_clashes refused any other
     missing = [(name, value, settings) for name, (value, settings) in env.items() if name not in named]

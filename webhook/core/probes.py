@@ -75,9 +75,15 @@ def beat_interval(readiness_max_age: int) -> int:
     return max(1, min(BEAT_INTERVAL_MAX_SECONDS, readiness_max_age // 3))
 
 
+def heartbeat_directory(heartbeat_path: str) -> str:
+    """The directory the heartbeat volume is mounted at. Settings only hold absolute, normalized paths
+    below a directory other than /, so this is posixpath.dirname without its general cases."""
+    return heartbeat_path.rpartition("/")[0]
+
+
 def marker(heartbeat_path: str, name: str) -> str:
-    """A file next to the heartbeat (paths are validated absolute and normalized, so no posixpath needed)."""
-    return f"{heartbeat_path.rpartition('/')[0]}/{name}"
+    """A file next to the heartbeat."""
+    return f"{heartbeat_directory(heartbeat_path)}/{name}"
 
 
 def draining_marker(heartbeat_path: str) -> str:
