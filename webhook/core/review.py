@@ -88,9 +88,7 @@ def mutation_verdict(request: AdmissionRequest, rules: RuleSet, options: PlanOpt
     object_kind = obj.get("kind", "Pod")
     if object_kind != "Pod":
         raise BadRequest(f"request.object is a {object_kind!r}, not a Pod")
-    if "kind" not in obj:
-        obj = {**obj, "kind": "Pod"}
-    return verdict_of(plan(obj, rules, options, request.get("namespace") or None))
+    return verdict_of(plan(_as_pod(obj), rules, options, request.get("namespace") or None))
 
 
 def mutation_inputs(request: AdmissionRequest, rules: RuleSet) -> tuple[object, ...]:
@@ -100,9 +98,13 @@ def mutation_inputs(request: AdmissionRequest, rules: RuleSet) -> tuple[object, 
     question = (request["operation"], request.get("kind"), request.get("subResource"))
     obj = request.get("object")
     if isinstance(obj, dict) and obj.get("kind", "Pod") == "Pod":
-        pod = obj if "kind" in obj else {**obj, "kind": "Pod"}
-        return (*question, *planning_inputs(pod, rules, request.get("namespace") or None))
+        return (*question, *planning_inputs(_as_pod(obj), rules, request.get("namespace") or None))
     return (*question, request.get("namespace"), obj)
+
+
+def _as_pod(obj: JSONObject) -> JSONObject:
+    """A Pod's object as planned: the apiserver may leave out kind, which /mutate's registration implies."""
+    return obj if "kind" in obj else {**obj, "kind": "Pod"}
 
 
 # What /validate is registered for: workloads whose pod template workerguard would inject.
