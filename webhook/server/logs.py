@@ -52,8 +52,9 @@ class AdmissionLog:
     """The one line per admission, in the same formats as the rest, buffered and written in batches.
 
     Not through logging, and not a write per line: both showed in the profile of the path every pod
-    creation waits for (docs/server.md has the figures). Lines are written when `BATCH_BYTES` have gathered or when the server calls flush()
-    (every quarter second, and at shutdown). The level of the "workerguard.admission" logger decides.
+    creation waits for (docs/server.md has the figures). Lines are written when `BATCH_BYTES` have
+    gathered or when the ledger settles (server/ledger.py says when). The level of the
+    "workerguard.admission" logger decides.
     """
 
     BATCH_BYTES = 16 * 1024
