@@ -7,8 +7,8 @@ STAMP := $(VENV)/.installed
 .PHONY: serve test test-workers examples bench bench-isolation fuzz soak install debian-packages clean
 
 # What the tests run for real: shells (dash, busybox: the static build, as probe-shell: bundled ships it),
-# and Chromium with its driver for the page.
-TEST_DEBIAN_PACKAGES := busybox-static dash chromium chromium-driver
+# Chromium with its driver for the page, and Redis for the Python writer's check.
+TEST_DEBIAN_PACKAGES := busybox-static dash chromium chromium-driver redis-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ serve: $(STAMP)
 	$(BIN)/workerguard serve --host 127.0.0.1 --port 8443 --tls-cert certs/tls.crt --tls-key certs/tls.key \
 		--generate-dev-certs --log-format human
 
-# The runnable examples' frameworks: Redis, Sidekiq (Debian's 6.4), Go, and Celery in the venv.
+# The runnable examples' frameworks: Redis, Sidekiq (Debian's 6.4), Go, and Celery (every pool) and RQ in the venv.
 EXAMPLE_DEBIAN_PACKAGES := redis-server redis-tools ruby-sidekiq golang-go util-linux
 EXAMPLES_STAMP := $(VENV)/.examples
 
@@ -31,9 +31,12 @@ $(EXAMPLES_STAMP): pyproject.toml | $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,examples]'
 	touch $(EXAMPLES_STAMP)
 
+# The writer goes into the venv as a user installs it: the built wheel, not the source tree.
 examples: $(STAMP)
 	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(EXAMPLE_DEBIAN_PACKAGES)"
 	@$(MAKE) --no-print-directory $(EXAMPLES_STAMP)
+	rm -rf build/dist && $(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps -w build/dist ./writers/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps build/dist/workerguard_heartbeat-*.whl
 
 # Each example against the injected probes, with short max-ages (a few minutes), then the writers' own tests.
 # Go needs a build cache; CI may have no HOME to put one under.

@@ -49,7 +49,19 @@ def test_an_example_creates_what_it_needs_validates_and_pins_its_images(name: st
 
 def test_the_python_example_carries_the_writer_as_it_is_in_writers() -> None:
     [config_map] = [obj for obj in objects_of("python-worker") if obj["kind"] == "ConfigMap"]
-    assert config_map["data"]["workerguard_heartbeat.py"] == (ROOT / "writers" / "python" / "workerguard_heartbeat.py").read_text()
+    package = ROOT / "writers" / "python" / "src"
+    for item in _config_map_items("python-worker"):
+        if item["path"].startswith("workerguard_heartbeat/"):
+            assert config_map["data"][item["key"]] == (package / item["path"]).read_text(), item["path"]
+    shipped = {item["path"] for item in _config_map_items("python-worker")}
+    assert {"workerguard_heartbeat/__init__.py", "workerguard_heartbeat/_heartbeat.py"} <= shipped
+
+
+def _config_map_items(name: str) -> list[dict[str, str]]:
+    [workload] = [obj for obj in objects_of(name) if obj["kind"] == "Deployment"]
+    [volume] = [v for v in workload["spec"]["template"]["spec"]["volumes"] if "configMap" in v]
+    items: list[dict[str, str]] = volume["configMap"]["items"]
+    return items
 
 
 class Running:
@@ -79,9 +91,10 @@ class Running:
 
     def _unpack_config_map(self, name: str) -> None:
         [config_map] = [obj for obj in objects_of(name) if obj["kind"] == "ConfigMap"]
-        (self.directory / "app").mkdir()
-        for file, text in config_map["data"].items():
-            (self.directory / "app" / file).write_text(text)
+        for item in _config_map_items(name):  # as the kubelet projects the items into the volume
+            target = self.directory / "app" / item["path"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(config_map["data"][item["key"]])
 
     def probe(self, name: str) -> int:
         return subprocess.run(self.commands[name], capture_output=True, timeout=10).returncode

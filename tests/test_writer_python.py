@@ -1,4 +1,4 @@
-"""writers/python/workerguard_heartbeat.py on its own: beats, stuck jobs, the not-ready marker, errors.
+"""writers/python (the workerguard_heartbeat package) on its own: beats, stuck jobs, the not-ready marker, errors.
 
 The real frameworks are in tests/workers (make test-workers); here a clock is passed in, so nothing sleeps.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "writers" / "python"))
+sys.path.insert(0, str(Path(__file__).parent.parent / "writers" / "python" / "src"))
 
 from workerguard_heartbeat import CHECK_STALE_BEATS, Heartbeat  # noqa: E402
 

@@ -24,6 +24,15 @@ def sleep(seconds: float) -> float:
     return seconds
 
 
+@app.task(name="tasks.spin")
+def spin(seconds: float) -> int:
+    """Computes without yielding for `seconds`: under gevent or eventlet nothing else in the process runs."""
+    deadline, rounds = time.monotonic() + seconds, 0
+    while time.monotonic() < deadline:
+        rounds += sum(range(1000)) and 1
+    return rounds
+
+
 @app.task(name="tasks.hang")
 def hang() -> None:
     threading.Event().wait()  # blocks forever, as a deadlocked task does

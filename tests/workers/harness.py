@@ -39,7 +39,7 @@ TIMING = {
 }
 PROFILE = {"sidekiq": "sidekiq", "celery": "celery", "python": "generic", "go": "generic"}
 # Celery once per pool: the example is the same, the pool is chosen when it starts.
-VARIANTS = {"celery-threads": ("celery", {"CELERY_POOL": "threads"}), "celery-solo": ("celery", {"CELERY_POOL": "solo"})}
+VARIANTS = {f"celery-{pool}": ("celery", {"CELERY_POOL": pool}) for pool in ("threads", "solo", "gevent", "eventlet")}
 QUEUES = ("queue:default", "celery", "workerguard:jobs")
 # A line each example logs when a sleep job has finished.
 FINISHED = {"sidekiq": "elapsed=", "celery": "succeeded in", "python": "finished {'sleep'", "go": 'finished {"sleep"'}

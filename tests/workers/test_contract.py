@@ -29,7 +29,8 @@ from tests.workers.harness import (
     Worker,
 )
 
-EXAMPLE_NAMES = ["sidekiq", "celery", "celery-threads", "celery-solo", "python", "go"]
+EXAMPLE_NAMES = ["sidekiq", "celery", "celery-threads", "celery-solo", "celery-gevent", "celery-eventlet", "python", "go"]
+CELERY_POOLS = ["celery", "celery-threads", "celery-solo", "celery-gevent", "celery-eventlet"]
 SLACK = 5.0
 REPORT: dict[str, dict[str, object]] = {}
 
@@ -58,9 +59,18 @@ def _go_env() -> dict[str, str]:
 
 @pytest.fixture(params=EXAMPLE_NAMES)
 def worker(request: pytest.FixtureRequest) -> Iterator[Worker]:
+    yield from _worker(request.param)
+
+
+@pytest.fixture(params=CELERY_POOLS)
+def celery_worker(request: pytest.FixtureRequest) -> Iterator[Worker]:
+    yield from _worker(request.param)
+
+
+def _worker(name: str) -> Iterator[Worker]:
     workdir = scratch()
     redis = Redis(workdir)
-    started = Worker(request.param, redis, workdir)
+    started = Worker(name, redis, workdir)
     try:
         yield started
     finally:
@@ -121,6 +131,20 @@ def test_a_long_healthy_job_never_fails_a_probe(worker: Worker) -> None:
     assert failures == [], failures
     assert worker.finished_a_job(), worker.log()[-2000:]
     record(worker, "c_long_job", job_s=job, failures=failures)
+
+
+def test_a_cpu_bound_job_inside_stuck_after_never_fails_a_probe(celery_worker: Worker) -> None:
+    """Under gevent and eventlet a task that never yields starves every greenlet: the beat must not be one."""
+    worker = celery_worker
+    worker.start()
+    worker.wait_started()
+    job = seconds("liveness-max-age") + 2
+    assert job < seconds("stuck-after")
+    worker.enqueue("spin", str(job))
+    failures = failures_over(worker, job + 3)
+    assert failures == [], failures
+    assert "tasks.spin" in worker.log() and "succeeded in" in worker.log(), worker.log()[-2000:]
+    record(worker, "c2_cpu_bound_job", job_s=job, failures=failures)
 
 
 @pytest.mark.parametrize("how", ["frozen", "killed"])
