@@ -37,12 +37,12 @@ TIMING = {
     "shutdown-timeout": "10s",
     "prestop-sleep": "1s",
 }
-PROFILE = {"sidekiq": "sidekiq", "celery": "celery", "python": "generic", "go": "generic"}
+PROFILE = {"sidekiq": "sidekiq", "celery": "celery", "rq": "generic", "python": "generic", "go": "generic"}
 # Celery once per pool: the example is the same, the pool is chosen when it starts.
 VARIANTS = {f"celery-{pool}": ("celery", {"CELERY_POOL": pool}) for pool in ("threads", "solo", "gevent", "eventlet")}
-QUEUES = ("queue:default", "celery", "workerguard:jobs")
+QUEUES = ("queue:default", "celery", "workerguard:jobs", "rq:queue:default")
 # A line each example logs when a sleep job has finished.
-FINISHED = {"sidekiq": "elapsed=", "celery": "succeeded in", "python": "finished {'sleep'", "go": 'finished {"sleep"'}
+FINISHED = {"sidekiq": "elapsed=", "celery": "succeeded in", "rq": "Job OK", "python": "finished {'sleep'", "go": 'finished {"sleep"'}
 
 
 def path() -> str:
@@ -156,7 +156,8 @@ class Worker:
 
     def __post_init__(self) -> None:
         self.example, self.extra_env = VARIANTS.get(self.name, (self.name, {}))
-        self.slots = 1 if self.extra_env.get("CELERY_POOL") == "solo" else SLOTS
+        # RQ runs one job at a time per worker, as Celery's solo pool does.
+        self.slots = 1 if self.extra_env.get("CELERY_POOL") == "solo" or self.example == "rq" else SLOTS
         self.heartbeat_dir = self.workdir / "heartbeat"
         self.heartbeat_dir.mkdir(exist_ok=True)
         self.injected = Injected.for_example(self.example, self.heartbeat_dir)

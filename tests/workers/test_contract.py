@@ -1,4 +1,4 @@
-"""The heartbeat contract, against the real frameworks: Sidekiq, Celery (prefork, threads, solo), Python, Go.
+"""The heartbeat contract, against the real frameworks: Sidekiq, Celery (every pool), RQ, Python, Go.
 
 Each scenario starts an example from examples/ the way a container would and judges it only through
 the probes plan() injects. Bounds are generous (the machine is shared); the measured figures are
@@ -29,7 +29,7 @@ from tests.workers.harness import (
     Worker,
 )
 
-EXAMPLE_NAMES = ["sidekiq", "celery", "celery-threads", "celery-solo", "celery-gevent", "celery-eventlet", "python", "go"]
+EXAMPLE_NAMES = ["sidekiq", "celery", "celery-threads", "celery-solo", "celery-gevent", "celery-eventlet", "rq", "python", "go"]
 CELERY_POOLS = ["celery", "celery-threads", "celery-solo", "celery-gevent", "celery-eventlet"]
 SLACK = 5.0
 REPORT: dict[str, dict[str, object]] = {}
