@@ -24,7 +24,7 @@ serve: $(STAMP)
 		--generate-dev-certs --log-format human
 
 # The runnable examples' frameworks: Redis, Sidekiq (Debian's 6.4), Go, and Celery (every pool) and RQ in the venv.
-EXAMPLE_DEBIAN_PACKAGES := redis-server redis-tools ruby-sidekiq golang-go util-linux
+EXAMPLE_DEBIAN_PACKAGES := redis-server redis-tools ruby-sidekiq golang-go util-linux rabbitmq-server
 EXAMPLES_STAMP := $(VENV)/.examples
 
 $(EXAMPLES_STAMP): pyproject.toml | $(STAMP)
