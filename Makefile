@@ -44,7 +44,7 @@ export GOCACHE ?= $(CURDIR)/build/go-cache
 
 test-workers: examples
 	cd writers/go && GOFLAGS=-mod=mod GOPROXY=off go vet ./... && GOFLAGS=-mod=mod GOPROXY=off go test ./...
-	ruby -Iwriters/ruby writers/ruby/test/heartbeat_test.rb
+	ruby writers/ruby/test/heartbeat_test.rb
 	$(BIN)/python -m pytest -p no:cacheprovider --timeout=300 tests/workers
 
 # Installs what is missing as root; otherwise says in one line what to install.

@@ -1,34 +1,65 @@
 # frozen_string_literal: true
 
+require "fileutils"
+require "workerguard/heartbeat/version"
+
 # workerguard heartbeat writer for Ruby workers: the signal that workerguard's probes judge.
 #
-# Standard library only (the Sidekiq integration uses Sidekiq itself). One beat every
+# Standard library only; the Sidekiq integration (workerguard/heartbeat/sidekiq) is loaded only when
+# Workerguard::Sidekiq is first used, and uses Sidekiq itself. One beat every
 # $WORKERGUARD_BEAT_INTERVAL seconds from a thread of its own, so a long job keeps beating; no beat
 # while any job has run longer than $WORKERGUARD_STUCK_AFTER, so a wedged worker stops beating and
 # liveness restarts it. A dependency check that fails or hangs writes the not-ready marker next to
-# the heartbeat: readiness fails, liveness does not.
+# the heartbeat: readiness fails, liveness does not. The env values follow writers/contract.json: a
+# bad value refuses to start (ArgumentError naming the variable and the value).
 #
 #   require "workerguard/heartbeat"
-#   Workerguard::Sidekiq.install   # in the file Sidekiq loads (-r), Sidekiq 6.x and 7.x
+#   Workerguard::Sidekiq.install   # in the file Sidekiq loads (-r), Sidekiq 6.4, 7.x and 8.x
 module Workerguard
-  VERSION = "1.0.0"
+  HEARTBEAT_FILE_ENV = "WORKERGUARD_HEARTBEAT_FILE"
+  BEAT_INTERVAL_ENV = "WORKERGUARD_BEAT_INTERVAL"
+  STUCK_AFTER_ENV = "WORKERGUARD_STUCK_AFTER"
   DEFAULT_PATH = "/var/run/workerguard/heartbeat"
   DEFAULT_INTERVAL = 10.0
   DEFAULT_STUCK_AFTER = 1800.0
+  MAX_SECONDS = 31_536_000.0
   NOT_READY = "not-ready"
   DRAINING = "draining"
   # A dependency check that has not finished for this many beats counts as failed (a hung Redis).
   CHECK_STALE_BEATS = 3
+  NUMBER = /\A[0-9]+(\.[0-9]+)?\z/.freeze
 
-  def self.seconds(text, default)
+  autoload :Sidekiq, "workerguard/heartbeat/sidekiq"
+
+  # Unset or blank: the default; "off" (where allowed): nil; else decimal seconds in (0, MAX_SECONDS].
+  # Anything else raises ArgumentError naming the variable and the value: the writer refuses to start.
+  def self.seconds(name, text, default, allow_off: false)
     return default if text.nil? || text.strip.empty?
-    return nil if text.strip == "off"
 
-    Float(text)
+    word = text.strip
+    return nil if allow_off && word == "off"
+
+    if NUMBER.match?(word)
+      value = Float(word)
+      return value if value.positive? && value <= MAX_SECONDS
+    end
+    expected = allow_off ? "'off' or " : ""
+    raise ArgumentError, "#{name}=#{text.inspect}: expected #{expected}a number of seconds above 0 and at most #{MAX_SECONDS.to_i}"
+  end
+
+  def self.heartbeat_path(text)
+    return DEFAULT_PATH if text.nil? || text.empty?
+    unless text.start_with?("/") && !text.delete("/").empty?
+      raise ArgumentError, "#{HEARTBEAT_FILE_ENV}=#{text.inspect}: expected an absolute path of a file inside a directory"
+    end
+
+    text
   end
 
   class Heartbeat
     attr_reader :path, :interval, :stuck_after
+    # Set before start: Workerguard::Sidekiq does, once it knows where Sidekiq keeps its work set.
+    attr_writer :running_since, :stuck_after
 
     # running_since: a callable giving the wall-clock start times (Float seconds) of running jobs.
     # check: a callable that returns when the dependency is usable and raises when it is not.
@@ -49,15 +80,16 @@ module Workerguard
     end
 
     def self.from_env(env = ENV, **options)
-      interval = Workerguard.seconds(env["WORKERGUARD_BEAT_INTERVAL"], DEFAULT_INTERVAL) || DEFAULT_INTERVAL
-      new(path: env["WORKERGUARD_HEARTBEAT_FILE"] || DEFAULT_PATH, interval: interval,
-          stuck_after: Workerguard.seconds(env["WORKERGUARD_STUCK_AFTER"], DEFAULT_STUCK_AFTER), **options)
+      new(path: Workerguard.heartbeat_path(env[HEARTBEAT_FILE_ENV]),
+          interval: Workerguard.seconds(BEAT_INTERVAL_ENV, env[BEAT_INTERVAL_ENV], DEFAULT_INTERVAL),
+          stuck_after: Workerguard.seconds(STUCK_AFTER_ENV, env[STUCK_AFTER_ENV], DEFAULT_STUCK_AFTER, allow_off: true),
+          **options)
     end
 
     # Clear what a previous container left, beat once, then beat from a thread of its own.
     def start
       dir = File.dirname(@path)
-      Dir.mkdir(dir) unless Dir.exist?(dir)
+      FileUtils.mkdir_p(dir) # with its parents: a missing /var/run/workerguard must not stop the boot
       [DRAINING, NOT_READY].each { |name| remove(File.join(dir, name)) }
       if @check
         run_check
@@ -151,34 +183,6 @@ module Workerguard
 
     def log(level, message)
       @logger ? @logger.public_send(level, message) : warn(message)
-    end
-  end
-
-  # Sidekiq 6.x (6.4 included) and 7.x: stuck jobs are read from Sidekiq's own work set (what the
-  # process is running, with when each job started), and Redis is checked with a PING.
-  module Sidekiq
-    def self.running_since
-      state = if defined?(::Sidekiq::Processor::WORK_STATE) then ::Sidekiq::Processor::WORK_STATE # 6.5 and later
-              elsif defined?(::Sidekiq::Processor::WORKER_STATE) then ::Sidekiq::Processor::WORKER_STATE # up to 6.4
-              end
-      return [] if state.nil?
-
-      state.dup.values.map { |work| (work[:run_at] || work["run_at"]).to_f }
-    end
-
-    def self.redis_ping
-      ::Sidekiq.redis { |connection| connection.ping }
-    end
-
-    def self.install(env = ENV)
-      heartbeat = Heartbeat.from_env(env, running_since: -> { running_since }, check: -> { redis_ping },
-                                          logger: ::Sidekiq.logger)
-      ::Sidekiq.configure_server do |config|
-        config.on(:startup) { heartbeat.start }
-        # :quiet and :shutdown come before running jobs finish: keep beating until the process exits.
-      end
-      at_exit { heartbeat.stop }
-      heartbeat
     end
   end
 end
