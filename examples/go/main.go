@@ -40,15 +40,17 @@ func main() {
 	if n, err := strconv.Atoi(os.Getenv("CONCURRENCY")); err == nil && n > 0 {
 		slots = n
 	}
-	hb := heartbeat.FromEnv()
-	hb.Check = func(ctx context.Context) error {
-		reply, err := command(ctx, address, 2*time.Second, "PING")
-		if err == nil && reply != "+PONG" {
-			err = fmt.Errorf("redis answered %q", reply)
-		}
-		return err
+	check, err := heartbeat.RedisPing(os.Getenv("REDIS_URL"))
+	if err != nil {
+		log.Fatal(err)
 	}
-	hb.Start()
+	hb, err := heartbeat.FromEnv(heartbeat.WithCheck(check))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := hb.Start(); err != nil {
+		log.Fatal(err)
+	}
 
 	stopping := make(chan struct{})
 	signals := make(chan os.Signal, 1)

@@ -1,25 +1,13 @@
-// Package heartbeat writes the signal that workerguard's probes judge. Standard library only.
-//
-// One beat every WORKERGUARD_BEAT_INTERVAL seconds from a goroutine of its own, so a long job keeps
-// beating; no beat while any job has run longer than WORKERGUARD_STUCK_AFTER, so a wedged worker
-// stops beating and liveness restarts it. A dependency check that fails or hangs writes the
-// not-ready marker next to the heartbeat: readiness fails, liveness does not.
-//
-//	hb := heartbeat.FromEnv()
-//	hb.Check = func(ctx context.Context) error { return pingRedis(ctx) }
-//	hb.Start()
-//	defer hb.Stop()
-//	done := hb.JobStarted()
-//	work()
-//	done()
 package heartbeat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,73 +15,174 @@ import (
 )
 
 // Version of this writer.
-const Version = "1.0.0"
+const Version = "2.0.0"
 
+// The contract's defaults and marker names (writers/contract.json).
 const (
 	DefaultPath       = "/var/run/workerguard/heartbeat"
 	DefaultInterval   = 10 * time.Second
 	DefaultStuckAfter = 30 * time.Minute
 	NotReadyMarker    = "not-ready"
 	DrainingMarker    = "draining"
+	// MaxDuration is the longest interval or stuck-after accepted (365 days).
+	MaxDuration = 31536000 * time.Second
+)
+
+const (
+	envHeartbeatFile = "WORKERGUARD_HEARTBEAT_FILE"
+	envBeatInterval  = "WORKERGUARD_BEAT_INTERVAL"
+	envStuckAfter    = "WORKERGUARD_STUCK_AFTER"
 	// A dependency check that has not finished for this many beats counts as failed (a hung Redis).
 	checkStaleBeats = 3
 )
 
-// Heartbeat beats for one worker process. Set its fields before Start.
-type Heartbeat struct {
-	Path       string
-	Interval   time.Duration
-	StuckAfter time.Duration // 0: never stuck
-	// Check returns nil when the worker's dependencies are usable; it runs on a goroutine of its own.
-	Check func(ctx context.Context) error
-	Logf  func(format string, args ...any)
-	Now   func() time.Time
+// ErrStopped is returned by Start and Run once Stop has been called: a Heartbeat runs at most once.
+var ErrStopped = errors.New("heartbeat: stopped")
 
-	mu        sync.Mutex
+// An Option configures New or FromEnv.
+type Option func(*config) error
+
+type config struct {
+	interval   time.Duration
+	stuckAfter time.Duration // 0: stuck detection off
+	check      func(context.Context) error
+	logf       func(format string, args ...any)
+	now        func() time.Time
+}
+
+// WithInterval sets how often to beat (and to run the check); above 0 and at most MaxDuration.
+// The default is DefaultInterval.
+func WithInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 || d > MaxDuration {
+			return fmt.Errorf("heartbeat: interval %s: want above 0 and at most %s", d, MaxDuration)
+		}
+		c.interval = d
+		return nil
+	}
+}
+
+// WithStuckAfter sets how long a job may run before the worker counts as stuck and stops beating;
+// above 0 and at most MaxDuration. The default is DefaultStuckAfter.
+func WithStuckAfter(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 || d > MaxDuration {
+			return fmt.Errorf("heartbeat: stuck-after %s: want above 0 and at most %s (WithoutStuckDetection turns it off)", d, MaxDuration)
+		}
+		c.stuckAfter = d
+		return nil
+	}
+}
+
+// WithoutStuckDetection keeps beating however long a job runs.
+func WithoutStuckDetection() Option {
+	return func(c *config) error {
+		c.stuckAfter = 0
+		return nil
+	}
+}
+
+// WithCheck sets the dependency check: nil when the worker's dependencies are usable. It runs on a
+// goroutine of its own once per interval with a context that ends after one interval or at Stop.
+// A check that ignores its context is abandoned at Stop, never waited for.
+func WithCheck(check func(ctx context.Context) error) Option {
+	return func(c *config) error {
+		if check == nil {
+			return errors.New("heartbeat: WithCheck(nil)")
+		}
+		c.check = check
+		return nil
+	}
+}
+
+// WithLogf sets where state changes and write failures are logged; the default is log.Printf.
+func WithLogf(logf func(format string, args ...any)) Option {
+	return func(c *config) error {
+		if logf == nil {
+			return errors.New("heartbeat: WithLogf(nil)")
+		}
+		c.logf = logf
+		return nil
+	}
+}
+
+// withClock is for tests.
+func withClock(now func() time.Time) Option {
+	return func(c *config) error {
+		c.now = now
+		return nil
+	}
+}
+
+// Heartbeat beats for one worker process. Build it with New or FromEnv.
+type Heartbeat struct {
+	path string
+	config
+
+	mu        sync.Mutex // guards the fields below
 	jobs      map[uint64]time.Time
 	nextJob   uint64
 	checkedAt time.Time
 	checkErr  error
 	reported  string
-	stop      chan struct{}
-	done      sync.WaitGroup
+
+	life   sync.Mutex // guards the lifecycle below
+	state  int
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the beating goroutine has returned
 }
 
-// FromEnv reads what workerguard injects: WORKERGUARD_HEARTBEAT_FILE, _BEAT_INTERVAL, _STUCK_AFTER.
-func FromEnv() *Heartbeat {
-	hb := &Heartbeat{Path: os.Getenv("WORKERGUARD_HEARTBEAT_FILE"), Interval: DefaultInterval, StuckAfter: DefaultStuckAfter}
-	if hb.Path == "" {
-		hb.Path = DefaultPath
+const (
+	idle = iota
+	running
+	stopped
+)
+
+// New returns a Heartbeat writing to path, which must be absolute and name a file. It touches
+// nothing on disk until Start.
+func New(path string, opts ...Option) (*Heartbeat, error) {
+	if err := checkPath(path); err != nil {
+		return nil, fmt.Errorf("heartbeat: path %q: %w", path, err)
 	}
-	if seconds, ok := parseSeconds(os.Getenv("WORKERGUARD_BEAT_INTERVAL")); ok && seconds > 0 {
-		hb.Interval = seconds
+	hb := &Heartbeat{
+		path:   filepath.Clean(path),
+		config: config{interval: DefaultInterval, stuckAfter: DefaultStuckAfter, logf: log.Printf, now: time.Now},
+		jobs:   map[uint64]time.Time{},
 	}
-	switch text := strings.TrimSpace(os.Getenv("WORKERGUARD_STUCK_AFTER")); text {
-	case "off":
-		hb.StuckAfter = 0
-	default:
-		if seconds, ok := parseSeconds(text); ok {
-			hb.StuckAfter = seconds
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, errors.New("heartbeat: nil Option")
+		}
+		if err := opt(&hb.config); err != nil {
+			return nil, err
 		}
 	}
-	return hb
+	return hb, nil
 }
 
-func parseSeconds(text string) (time.Duration, bool) {
-	value, err := strconv.ParseFloat(strings.TrimSpace(text), 64)
-	if err != nil {
-		return 0, false
+func checkPath(path string) error {
+	if !filepath.IsAbs(path) {
+		return errors.New("want an absolute path")
 	}
-	return time.Duration(value * float64(time.Second)), true
+	if clean := filepath.Clean(path); filepath.Dir(clean) == clean {
+		return errors.New("want a file, not the root directory")
+	}
+	return nil
 }
 
-// JobStarted marks a job as running; call the returned function when it ends.
+// Path is the heartbeat file.
+func (hb *Heartbeat) Path() string { return hb.path }
+
+// Interval is how often it beats.
+func (hb *Heartbeat) Interval() time.Duration { return hb.interval }
+
+// StuckAfter is how long a job may run before beating stops; 0 when stuck detection is off.
+func (hb *Heartbeat) StuckAfter() time.Duration { return hb.stuckAfter }
+
+// JobStarted marks a job as running; call the returned function when it ends (more calls do nothing).
 func (hb *Heartbeat) JobStarted() (finished func()) {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
-	if hb.jobs == nil {
-		hb.jobs = map[uint64]time.Time{}
-	}
 	hb.nextJob++
 	id := hb.nextJob
 	hb.jobs[id] = hb.now()
@@ -106,116 +195,238 @@ func (hb *Heartbeat) JobStarted() (finished func()) {
 
 // StuckJobs counts the running jobs older than StuckAfter.
 func (hb *Heartbeat) StuckJobs() int {
-	if hb.StuckAfter <= 0 {
+	if hb.stuckAfter <= 0 {
 		return 0
 	}
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
 	stuck, now := 0, hb.now()
 	for _, started := range hb.jobs {
-		if now.Sub(started) > hb.StuckAfter {
+		if now.Sub(started) > hb.stuckAfter {
 			stuck++
 		}
 	}
 	return stuck
 }
 
-// Start clears what a previous container left, beats once, then beats from a goroutine of its own.
-func (hb *Heartbeat) Start() {
-	hb.stop = make(chan struct{})
-	dir := filepath.Dir(hb.Path)
-	_ = os.MkdirAll(dir, 0o755)
+// Start creates the heartbeat's directory, removes the draining and not-ready markers a previous
+// container left, beats once (after the first check, waiting at most a second for it), then
+// beats from a goroutine of its own until Stop. A second Start while running does nothing; Start
+// after Stop returns ErrStopped.
+func (hb *Heartbeat) Start() error {
+	hb.life.Lock()
+	switch hb.state {
+	case running:
+		hb.life.Unlock()
+		return nil
+	case stopped:
+		hb.life.Unlock()
+		return ErrStopped
+	}
+	dir := filepath.Dir(hb.path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		hb.life.Unlock()
+		return fmt.Errorf("heartbeat: %w", err)
+	}
 	for _, name := range []string{DrainingMarker, NotReadyMarker} {
-		_ = os.Remove(filepath.Join(dir, name))
-	}
-	if hb.Check != nil {
-		hb.runCheck()
-		hb.every(hb.runCheck)
-	}
-	hb.Beat()
-	hb.every(hb.Beat)
-}
-
-// Stop stops beating; the last beat stays, and ages out as the process goes away.
-func (hb *Heartbeat) Stop() {
-	if hb.stop != nil {
-		close(hb.stop)
-		hb.done.Wait()
-	}
-}
-
-// Beat writes the heartbeat unless a job is stuck, and the not-ready marker as the check says.
-// Errors are logged, never fatal: the next beat tries again.
-func (hb *Heartbeat) Beat() {
-	if stuck := hb.StuckJobs(); stuck > 0 {
-		hb.report(fmt.Sprintf("%d job(s) running longer than %s: not beating, so liveness restarts", stuck, hb.StuckAfter))
-	} else if err := write(hb.Path, strconv.FormatInt(hb.now().Unix(), 10)); err != nil {
-		hb.logf("workerguard heartbeat failed: %v", err)
-	} else {
-		hb.report("")
-	}
-	marker := filepath.Join(filepath.Dir(hb.Path), NotReadyMarker)
-	if reason := hb.notReadyReason(); reason == "" {
-		if err := os.Remove(marker); err != nil && !os.IsNotExist(err) {
-			hb.logf("workerguard heartbeat failed: %v", err)
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !os.IsNotExist(err) {
+			hb.life.Unlock()
+			return fmt.Errorf("heartbeat: %w", err)
 		}
-	} else if err := write(marker, reason); err != nil {
-		hb.logf("workerguard heartbeat failed: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	hb.state, hb.cancel, hb.done = running, cancel, make(chan struct{})
+	first := make(chan struct{})
+	go hb.loop(ctx, first, hb.done)
+	hb.life.Unlock()
+	select {
+	case <-first:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// Stop stops beating and cancels a running check's context, without waiting for a check that
+// ignores it. The last beat stays, and ages out as the process goes away. Stop is final, and safe
+// to call more than once, before Start, or from any goroutine.
+func (hb *Heartbeat) Stop() {
+	hb.life.Lock()
+	hb.state = stopped
+	cancel, done := hb.cancel, hb.done
+	hb.life.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
 	}
 }
 
-func (hb *Heartbeat) every(do func()) {
-	hb.done.Add(1)
-	go func() {
-		defer hb.done.Done()
-		ticker := time.NewTicker(hb.Interval)
-		defer ticker.Stop()
-		for {
+// Run starts the Heartbeat and blocks until ctx is done or Stop is called, then stops it.
+// It returns Start's error, or nil.
+func (hb *Heartbeat) Run(ctx context.Context) error {
+	if err := hb.Start(); err != nil {
+		return err
+	}
+	hb.life.Lock()
+	done := hb.done
+	hb.life.Unlock()
+	select {
+	case <-ctx.Done():
+	case <-done:
+	}
+	hb.Stop()
+	return nil
+}
+
+func (hb *Heartbeat) loop(ctx context.Context, first, done chan struct{}) {
+	defer close(done)
+	var checking chan struct{} // closed when the check in flight has answered
+	startCheck := func() {
+		if hb.check == nil {
+			return
+		}
+		if checking != nil {
 			select {
-			case <-hb.stop:
-				return
-			case <-ticker.C:
-				do()
+			case <-checking:
+			default:
+				return // still running: it goes stale rather than piling up goroutines
 			}
 		}
-	}()
+		answered := make(chan struct{})
+		checking = answered
+		go func() {
+			defer close(answered)
+			hb.runCheck(ctx)
+		}()
+	}
+	startCheck()
+	if checking != nil {
+		wait := time.NewTimer(firstCheckWait(hb.interval))
+		select {
+		case <-checking:
+		case <-wait.C:
+		case <-ctx.Done():
+		}
+		wait.Stop()
+	}
+	if ctx.Err() == nil {
+		hb.beat()
+	}
+	close(first)
+	ticker := time.NewTicker(hb.interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			startCheck()
+			hb.beat()
+		}
+	}
 }
 
-func (hb *Heartbeat) runCheck() {
-	ctx, cancel := context.WithTimeout(context.Background(), hb.Interval)
+// firstCheckWait bounds how long Start waits for the first check before its first beat.
+func firstCheckWait(interval time.Duration) time.Duration {
+	if interval > time.Second {
+		return time.Second
+	}
+	return interval
+}
+
+func (hb *Heartbeat) beat() {
+	if err := hb.Beat(); err != nil {
+		hb.logf("workerguard heartbeat failed: %v", err)
+	}
+}
+
+func (hb *Heartbeat) runCheck(parent context.Context) {
+	ctx, cancel := context.WithTimeout(parent, hb.interval)
 	defer cancel()
-	err := hb.Check(ctx)
+	err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("check panicked: %v", r)
+			}
+		}()
+		return hb.check(ctx)
+	}()
+	if parent.Err() != nil {
+		return // stopped: the answer no longer matters
+	}
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
 	hb.checkErr, hb.checkedAt = err, hb.now()
 }
 
+// Beat writes the heartbeat unless a job is stuck (then it deliberately writes nothing and returns
+// nil), and writes or removes the not-ready marker as the check says. It returns the write errors;
+// the beating goroutine logs them and tries again at the next beat. Safe for concurrent use.
+func (hb *Heartbeat) Beat() error {
+	var failures []string
+	if stuck := hb.StuckJobs(); stuck > 0 {
+		hb.report(fmt.Sprintf("%d job(s) running longer than %s: not beating, so liveness restarts", stuck, hb.stuckAfter))
+	} else if err := write(hb.path, strconv.FormatInt(hb.now().Unix(), 10)); err != nil {
+		failures = append(failures, err.Error())
+	} else {
+		hb.report("")
+	}
+	marker := filepath.Join(filepath.Dir(hb.path), NotReadyMarker)
+	if reason := hb.notReadyReason(); reason == "" {
+		if err := os.Remove(marker); err != nil && !os.IsNotExist(err) {
+			failures = append(failures, err.Error())
+		}
+	} else if err := write(marker, reason); err != nil {
+		failures = append(failures, err.Error())
+	}
+	if len(failures) > 0 {
+		return errors.New(strings.Join(failures, "; "))
+	}
+	return nil
+}
+
 func (hb *Heartbeat) notReadyReason() string {
-	if hb.Check == nil {
+	if hb.check == nil {
 		return ""
 	}
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
-	if hb.checkedAt.IsZero() || hb.now().Sub(hb.checkedAt) > checkStaleBeats*hb.Interval {
+	if hb.checkedAt.IsZero() || hb.now().Sub(hb.checkedAt) > checkStaleBeats*hb.interval {
 		return "the dependency check has not answered"
 	}
 	if hb.checkErr != nil {
-		return "dependency check failed: " + hb.checkErr.Error()
+		return "dependency check failed: " + redact(hb.checkErr.Error())
 	}
 	return ""
 }
 
-// write replaces target atomically: a temporary file in the same directory, then rename.
+var credentials = regexp.MustCompile(`://[^/@\s]*@`)
+
+// redact drops the credentials of any URL in a check's error, so a password never reaches the marker.
+func redact(text string) string {
+	return credentials.ReplaceAllString(text, "://***@")
+}
+
+// write replaces target atomically: a temporary file of its own in the same directory, then rename.
 func write(target, text string) error {
-	temporary := filepath.Join(filepath.Dir(target), fmt.Sprintf(".%s.%d.tmp", filepath.Base(target), os.Getpid()))
-	if err := os.WriteFile(temporary, []byte(text), 0o644); err != nil {
+	file, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".*.tmp")
+	if err != nil {
 		return err
 	}
-	if err := os.Rename(temporary, target); err != nil {
+	temporary := file.Name()
+	_, err = file.WriteString(text)
+	if err == nil {
+		err = file.Chmod(0o644)
+	}
+	if closeErr := file.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = os.Rename(temporary, target)
+	}
+	if err != nil {
 		_ = os.Remove(temporary)
-		return err
 	}
-	return nil
+	return err
 }
 
 func (hb *Heartbeat) report(problem string) {
@@ -231,19 +442,4 @@ func (hb *Heartbeat) report(problem string) {
 	} else {
 		hb.logf("workerguard: %s", problem)
 	}
-}
-
-func (hb *Heartbeat) logf(format string, args ...any) {
-	if hb.Logf != nil {
-		hb.Logf(format, args...)
-		return
-	}
-	log.Printf(format, args...)
-}
-
-func (hb *Heartbeat) now() time.Time {
-	if hb.Now != nil {
-		return hb.Now()
-	}
-	return time.Now()
 }

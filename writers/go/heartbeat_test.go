@@ -6,22 +6,34 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
-type clock struct{ now time.Time }
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
 
-func (c *clock) Now() time.Time { return c.now }
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
 
-func setup(t *testing.T) (*Heartbeat, *clock, string) {
+func setup(t *testing.T, opts ...Option) (*Heartbeat, *clock, string) {
+	t.Helper()
 	dir := t.TempDir()
 	c := &clock{now: time.Unix(1800000000, 0)}
-	hb := &Heartbeat{Path: filepath.Join(dir, "heartbeat"), Interval: time.Second, StuckAfter: time.Minute, Now: c.Now, Logf: t.Logf}
+	opts = append([]Option{WithInterval(time.Second), WithStuckAfter(time.Minute), withClock(c.Now), WithLogf(t.Logf)}, opts...)
+	hb, err := New(filepath.Join(dir, "heartbeat"), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return hb, c, dir
 }
 
 func read(t *testing.T, path string) string {
+	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -29,11 +41,22 @@ func read(t *testing.T, path string) string {
 	return string(data)
 }
 
+func mustBeat(t *testing.T, hb *Heartbeat) {
+	t.Helper()
+	if err := hb.Beat(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestABeatIsUnixSecondsWithNothingLeftBehind(t *testing.T) {
 	hb, _, dir := setup(t)
-	hb.Beat()
-	if got := read(t, hb.Path); got != "1800000000" {
+	mustBeat(t, hb)
+	if got := read(t, hb.Path()); got != "1800000000" {
 		t.Fatalf("beat %q", got)
+	}
+	info, _ := os.Stat(hb.Path())
+	if info.Mode().Perm() != 0o644 {
+		t.Fatalf("mode %v", info.Mode())
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
@@ -44,62 +67,86 @@ func TestABeatIsUnixSecondsWithNothingLeftBehind(t *testing.T) {
 func TestAStuckJobStopsTheBeatAndItsEndResumesIt(t *testing.T) {
 	hb, c, _ := setup(t)
 	finished := hb.JobStarted()
-	c.now = c.now.Add(time.Minute)
-	hb.Beat()
-	c.now = c.now.Add(time.Second)
-	hb.Beat()
-	if hb.StuckJobs() != 1 || read(t, hb.Path) != "1800000060" {
-		t.Fatalf("stuck %d, beat %q", hb.StuckJobs(), read(t, hb.Path))
+	c.add(time.Minute)
+	mustBeat(t, hb)
+	c.add(time.Second)
+	mustBeat(t, hb)
+	if hb.StuckJobs() != 1 || read(t, hb.Path()) != "1800000060" {
+		t.Fatalf("stuck %d, beat %q", hb.StuckJobs(), read(t, hb.Path()))
 	}
 	finished()
-	hb.Beat()
-	if got := read(t, hb.Path); got != "1800000061" {
+	finished()
+	mustBeat(t, hb)
+	if got := read(t, hb.Path()); got != "1800000061" {
 		t.Fatalf("beat %q after the job ended", got)
 	}
 }
 
+func TestWithoutStuckDetectionKeepsBeating(t *testing.T) {
+	hb, c, _ := setup(t, WithoutStuckDetection())
+	hb.JobStarted()
+	c.add(MaxDuration)
+	mustBeat(t, hb)
+	if hb.StuckJobs() != 0 || hb.StuckAfter() != 0 || read(t, hb.Path()) != "1831536000" {
+		t.Fatalf("stuck %d, beat %q", hb.StuckJobs(), read(t, hb.Path()))
+	}
+}
+
 func TestAFailingCheckMarksNotReadyAndAPassingOneClearsIt(t *testing.T) {
-	hb, c, dir := setup(t)
-	failure := errors.New("connection refused")
-	hb.Check = func(context.Context) error { return failure }
-	hb.runCheck()
-	hb.Beat()
-	if got := read(t, filepath.Join(dir, NotReadyMarker)); !strings.Contains(got, "connection refused") {
+	failure := errors.New("dial redis://app:s3cret@redis:6379: connection refused")
+	hb, c, dir := setup(t, WithCheck(func(context.Context) error { return failure }))
+	hb.runCheck(context.Background())
+	mustBeat(t, hb)
+	got := read(t, filepath.Join(dir, NotReadyMarker))
+	if !strings.Contains(got, "connection refused") || strings.Contains(got, "s3cret") {
 		t.Fatalf("marker %q", got)
 	}
 	failure = nil
-	hb.runCheck()
-	hb.Beat()
+	hb.runCheck(context.Background())
+	mustBeat(t, hb)
 	if _, err := os.Stat(filepath.Join(dir, NotReadyMarker)); !os.IsNotExist(err) {
 		t.Fatal("marker still there")
 	}
-	c.now = c.now.Add(checkStaleBeats*time.Second + time.Second)
-	hb.Beat()
+	c.add(checkStaleBeats*time.Second + time.Second)
+	mustBeat(t, hb)
 	if got := read(t, filepath.Join(dir, NotReadyMarker)); got != "the dependency check has not answered" {
 		t.Fatalf("stale check gave %q", got)
 	}
 }
 
-func TestAFailedWriteIsSurvived(t *testing.T) {
-	hb, _, dir := setup(t)
-	hb.Path = filepath.Join(dir, "missing", "heartbeat")
-	hb.Beat()
+func TestAFailedWriteIsReturnedAndSurvived(t *testing.T) {
+	dir := t.TempDir()
+	hb, err := New(filepath.Join(dir, "missing", "heartbeat"), WithLogf(t.Logf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hb.Beat(); err == nil {
+		t.Fatal("a beat into a missing directory succeeded")
+	}
 	if err := os.Mkdir(filepath.Join(dir, "missing"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	hb.Beat()
-	if got := read(t, hb.Path); got != "1800000000" {
-		t.Fatalf("beat %q", got)
-	}
+	mustBeat(t, hb)
 }
 
-func TestStartClearsMarkersAndStopEnds(t *testing.T) {
-	dir := t.TempDir()
+func TestStartMakesTheDirectoryClearsMarkersAndStopEnds(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "b")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range []string{DrainingMarker, NotReadyMarker} {
 		_ = os.WriteFile(filepath.Join(dir, name), nil, 0o644)
 	}
-	hb := &Heartbeat{Path: filepath.Join(dir, "heartbeat"), Interval: 10 * time.Millisecond, StuckAfter: time.Minute}
-	hb.Start()
+	hb, err := New(filepath.Join(dir, "heartbeat"), WithInterval(10*time.Millisecond), WithLogf(t.Logf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(hb.Path()); err != nil {
+		t.Fatalf("no beat once Start returned: %v", err)
+	}
 	time.Sleep(30 * time.Millisecond)
 	hb.Stop()
 	for _, name := range []string{DrainingMarker, NotReadyMarker} {
@@ -107,17 +154,194 @@ func TestStartClearsMarkersAndStopEnds(t *testing.T) {
 			t.Fatalf("%s left", name)
 		}
 	}
-	if _, err := os.Stat(hb.Path); err != nil {
+	nested, err := New(filepath.Join(t.TempDir(), "x", "y", "heartbeat"), WithLogf(t.Logf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nested.Start(); err != nil {
+		t.Fatal(err)
+	}
+	nested.Stop()
+	if _, err := os.Stat(nested.Path()); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func TestFromEnv(t *testing.T) {
-	t.Setenv("WORKERGUARD_HEARTBEAT_FILE", "/run/hb")
-	t.Setenv("WORKERGUARD_BEAT_INTERVAL", "2")
-	t.Setenv("WORKERGUARD_STUCK_AFTER", "off")
-	hb := FromEnv()
-	if hb.Path != "/run/hb" || hb.Interval != 2*time.Second || hb.StuckAfter != 0 {
-		t.Fatalf("%+v", hb)
+func started(t *testing.T, opts ...Option) *Heartbeat {
+	t.Helper()
+	hb, _, _ := setup(t, opts...)
+	hb.now = time.Now
+	if err := hb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return hb
+}
+
+func TestDoubleStopIsANoOp(t *testing.T) {
+	hb := started(t)
+	hb.Stop()
+	hb.Stop()
+	if err := hb.Start(); !errors.Is(err, ErrStopped) {
+		t.Fatalf("Start after Stop: %v", err)
+	}
+	never, _, _ := setup(t)
+	never.Stop()
+	never.Stop()
+}
+
+func TestDoubleStartIsANoOp(t *testing.T) {
+	hb := started(t)
+	if err := hb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	hb.Stop()
+}
+
+func TestConcurrentStartAndStop(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		hb, _, _ := setup(t, WithInterval(time.Millisecond), WithCheck(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }))
+		var group sync.WaitGroup
+		for i := 0; i < 8; i++ {
+			group.Add(1)
+			go func(i int) {
+				defer group.Done()
+				if i%2 == 0 {
+					if err := hb.Start(); err != nil && !errors.Is(err, ErrStopped) {
+						t.Error(err)
+					}
+				} else {
+					hb.Stop()
+				}
+				_ = hb.Beat()
+			}(i)
+		}
+		group.Wait()
+		hb.Stop()
+	}
+}
+
+func TestStopCancelsARunningCheck(t *testing.T) {
+	cancelled := make(chan struct{})
+	running := make(chan struct{}, 1)
+	hb := started(t, WithInterval(time.Hour), WithCheck(func(ctx context.Context) error {
+		running <- struct{}{}
+		<-ctx.Done()
+		close(cancelled)
+		return ctx.Err()
+	}))
+	<-running
+	go hb.Stop()
+	select {
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop did not cancel the check's context")
+	}
+}
+
+func TestStopReturnsPromptlyWhenTheCheckIgnoresItsContext(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	running := make(chan struct{}, 1)
+	hb := started(t, WithInterval(time.Hour), WithCheck(func(ctx context.Context) error {
+		running <- struct{}{}
+		<-release
+		return nil
+	}))
+	<-running
+	stopped := make(chan struct{})
+	go func() { hb.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Stop waits for a check that ignores its context")
+	}
+}
+
+func TestAHungCheckStillBeatsAndGoesStale(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	hb, _, dir := setup(t, WithInterval(5*time.Millisecond), WithCheck(func(ctx context.Context) error { <-release; return nil }))
+	if err := hb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer hb.Stop()
+	if got := read(t, filepath.Join(dir, NotReadyMarker)); got != "the dependency check has not answered" {
+		t.Fatalf("marker %q", got)
+	}
+}
+
+func TestRunBlocksUntilTheContextIsDone(t *testing.T) {
+	hb, _, _ := setup(t, WithInterval(time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	returned := make(chan error)
+	go func() { returned <- hb.Run(ctx) }()
+	select {
+	case err := <-returned:
+		t.Fatalf("Run returned early: %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	cancel()
+	if err := <-returned; err != nil {
+		t.Fatal(err)
+	}
+	if err := hb.Run(context.Background()); !errors.Is(err, ErrStopped) {
+		t.Fatalf("Run after Run: %v", err)
+	}
+}
+
+func TestConcurrentBeatsAllSucceed(t *testing.T) {
+	hb, _, dir := setup(t)
+	var failures atomic.Int64
+	var group sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		group.Add(1)
+		go func() {
+			defer group.Done()
+			for i := 0; i < 1000; i++ {
+				if err := hb.Beat(); err != nil {
+					if failures.Add(1) == 1 {
+						t.Error(err)
+					}
+				}
+			}
+		}()
+	}
+	group.Wait()
+	if n := failures.Load(); n != 0 {
+		t.Fatalf("%d of 8000 beats failed", n)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("left behind: %d entries", len(entries))
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "heartbeat")
+	for name, c := range map[string]struct {
+		path string
+		opts []Option
+	}{
+		"empty path":        {"", nil},
+		"relative path":     {"relative/beat", nil},
+		"root":              {"/", nil},
+		"zero interval":     {good, []Option{WithInterval(0)}},
+		"negative interval": {good, []Option{WithInterval(-time.Second)}},
+		"huge interval":     {good, []Option{WithInterval(MaxDuration + 1)}},
+		"zero stuck-after":  {good, []Option{WithStuckAfter(0)}},
+		"negative stuck":    {good, []Option{WithStuckAfter(-5 * time.Second)}},
+		"huge stuck-after":  {good, []Option{WithStuckAfter(MaxDuration + 1)}},
+		"nil check":         {good, []Option{WithCheck(nil)}},
+		"nil logf":          {good, []Option{WithLogf(nil)}},
+		"nil option":        {good, []Option{nil}},
+	} {
+		if hb, err := New(c.path, c.opts...); err == nil {
+			t.Errorf("%s: New gave %+v", name, hb)
+		}
+	}
+	hb, err := New(good)
+	if err != nil || hb.Interval() != DefaultInterval || hb.StuckAfter() != DefaultStuckAfter || hb.Path() != good {
+		t.Fatalf("defaults: %v %v", hb, err)
 	}
 }
