@@ -9,13 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.workers.harness import free_port
 from webhook.certs import dev_bundle
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -18,6 +18,7 @@ Celery: `workerguard_heartbeat.celery.install_celery(app)` (every pool). RQ:
 """
 
 from ._heartbeat import Check, Heartbeat
+from .celery import install_celery  # the 1.x import path; Celery itself is imported only when it is called
 from .redis import redis_ping
 from .settings import (
     CHECK_STALE_BEATS,
@@ -30,13 +31,6 @@ from .settings import (
 )
 
 __version__ = "2.0.0"
-
-
-def install_celery(app: object, check: Check | None = None) -> Heartbeat:
-    """Kept for the 1.x import path; see workerguard_heartbeat.celery."""
-    from .celery import install_celery as install
-
-    return install(app, check)
 
 
 __all__ = [
