@@ -31,12 +31,15 @@ $(EXAMPLES_STAMP): pyproject.toml | $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,examples]'
 	touch $(EXAMPLES_STAMP)
 
-# The writer goes into the venv as a user installs it: the built wheel, not the source tree.
+# The writers are installed as users install them, from the built packages, not the source tree: the
+# wheel into the venv, the gem into build/gems (the Sidekiq example's GEM_PATH).
 examples: $(STAMP)
 	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(EXAMPLE_DEBIAN_PACKAGES)"
 	@$(MAKE) --no-print-directory $(EXAMPLES_STAMP)
-	rm -rf build/dist && $(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps -w build/dist ./writers/python
+	rm -rf build/dist build/gems && $(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps -w build/dist ./writers/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps build/dist/workerguard_heartbeat-*.whl
+	cd writers/ruby && gem build --quiet workerguard-heartbeat.gemspec --output ../../build/dist/workerguard-heartbeat.gem
+	gem install --local --no-document --install-dir build/gems build/dist/workerguard-heartbeat.gem >/dev/null
 
 # Each example against the injected probes, with short max-ages (a few minutes), then the writers' own tests.
 # Go needs a build cache; CI may have no HOME to put one under.
@@ -54,7 +57,7 @@ debian-packages:
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages; as root run: apt-get install $$missing" >&2; exit 2; fi; \
 	echo "installing Debian packages: $$missing"; \
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
+	apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq $$missing >/dev/null
 
 test: $(STAMP)
 	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(TEST_DEBIAN_PACKAGES)"

@@ -4,8 +4,6 @@ And what the writer must survive: concurrent beats, and a beat that is a real th
 
 from __future__ import annotations
 
-import os
-import signal
 import ssl
 import subprocess
 import sys
@@ -15,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import writer_redis
+from tests.brokers import ACL_USER, ENCODED, PASSWORD, RedisServer, start_redis
 
 ROOT = Path(__file__).parent.parent
 SRC = ROOT / "writers" / "python" / "src"
@@ -23,40 +21,37 @@ sys.path.insert(0, str(SRC))
 
 from workerguard_heartbeat import Heartbeat, redis_ping  # noqa: E402
 
-PASSWORD = "s3cr:et/@%"  # characters that must be URL-encoded
-ENCODED = "s3cr%3Aet%2F%40%25"
-
 
 @pytest.fixture
-def plain(tmp_path: Path) -> Iterator[writer_redis.RedisServer]:
-    server = writer_redis.start(tmp_path)
+def plain(tmp_path: Path) -> Iterator[RedisServer]:
+    server = start_redis(tmp_path)
     yield server
     server.stop()
 
 
 @pytest.fixture
-def acl(tmp_path: Path) -> Iterator[writer_redis.RedisServer]:
-    server = writer_redis.start(tmp_path, acl=f"user app on >{PASSWORD} ~* +@all")
+def acl(tmp_path: Path) -> Iterator[RedisServer]:
+    server = start_redis(tmp_path, acl=ACL_USER)
     yield server
     server.stop()
 
 
 @pytest.fixture
-def tls(tmp_path: Path) -> Iterator[writer_redis.RedisServer]:
-    server = writer_redis.start(tmp_path, tls=True, acl=f"user app on >{PASSWORD} ~* +@all")
+def tls(tmp_path: Path) -> Iterator[RedisServer]:
+    server = start_redis(tmp_path, tls=True, acl=ACL_USER)
     yield server
     server.stop()
 
 
-def test_a_plain_redis_passes_and_a_database_number_is_selected(plain: writer_redis.RedisServer) -> None:
+def test_a_plain_redis_passes_and_a_database_number_is_selected(plain: RedisServer) -> None:
     redis_ping(f"redis://127.0.0.1:{plain.port}/3")()
 
 
-def test_an_acl_user_with_an_encoded_password_passes(acl: writer_redis.RedisServer) -> None:
+def test_an_acl_user_with_an_encoded_password_passes(acl: RedisServer) -> None:
     redis_ping(f"redis://app:{ENCODED}@127.0.0.1:{acl.port}/0")()
 
 
-def test_a_wrong_password_fails_naming_the_host_and_never_the_password(acl: writer_redis.RedisServer) -> None:
+def test_a_wrong_password_fails_naming_the_host_and_never_the_password(acl: RedisServer) -> None:
     with pytest.raises(ConnectionError) as failed:
         redis_ping(f"redis://app:wrong{ENCODED}@127.0.0.1:{acl.port}/0")()
     message = str(failed.value)
@@ -64,36 +59,36 @@ def test_a_wrong_password_fails_naming_the_host_and_never_the_password(acl: writ
     assert "wrong" not in message.replace("WRONGPASS", "") and PASSWORD not in message and ENCODED not in message
 
 
-def test_no_credentials_against_an_acl_only_server_fails_as_noauth(acl: writer_redis.RedisServer) -> None:
+def test_no_credentials_against_an_acl_only_server_fails_as_noauth(acl: RedisServer) -> None:
     with pytest.raises(ConnectionError, match="NOAUTH"):
         redis_ping(f"redis://127.0.0.1:{acl.port}")()
 
 
-def test_rediss_with_the_servers_ca_and_an_acl_user_passes(tls: writer_redis.RedisServer) -> None:
+def test_rediss_with_the_servers_ca_and_an_acl_user_passes(tls: RedisServer) -> None:
     assert tls.ca_file is not None
     context = ssl.create_default_context(cafile=str(tls.ca_file))
     redis_ping(f"rediss://app:{ENCODED}@localhost:{tls.port}/0", tls_context=context)()
 
 
-def test_rediss_with_an_unknown_ca_fails_on_the_certificate(tls: writer_redis.RedisServer) -> None:
+def test_rediss_with_an_unknown_ca_fails_on_the_certificate(tls: RedisServer) -> None:
     with pytest.raises(ConnectionError, match="CERTIFICATE_VERIFY_FAILED") as failed:
         redis_ping(f"rediss://app:{ENCODED}@localhost:{tls.port}/0")()
     assert f"localhost:{tls.port}" in str(failed.value) and "TLS" in str(failed.value)
 
 
-def test_plain_redis_against_a_tls_port_fails_instead_of_hanging(tls: writer_redis.RedisServer) -> None:
+def test_plain_redis_against_a_tls_port_fails_instead_of_hanging(tls: RedisServer) -> None:
     with pytest.raises(ConnectionError):
         redis_ping(f"redis://app:{ENCODED}@127.0.0.1:{tls.port}/0", timeout=2)()
 
 
-def test_a_frozen_redis_times_out_and_then_answers_again(plain: writer_redis.RedisServer) -> None:
+def test_a_frozen_redis_times_out_and_then_answers_again(plain: RedisServer) -> None:
     check = redis_ping(f"redis://127.0.0.1:{plain.port}", timeout=0.5)
-    os.kill(plain.process.pid, signal.SIGSTOP)
+    plain.hang()
     try:
         with pytest.raises(ConnectionError, match="timed out"):
             check()
     finally:
-        os.kill(plain.process.pid, signal.SIGCONT)
+        plain.resume()
     check()
 
 

@@ -9,7 +9,8 @@ import time
 from celery import Celery
 from workerguard_heartbeat import install_celery
 
-app = Celery("tasks", broker=os.environ["REDIS_URL"])
+# BROKER_URL: Redis (redis://, rediss://?ssl_cert_reqs=required) or RabbitMQ (amqp://); REDIS_URL as a fallback.
+app = Celery("tasks", broker=os.environ.get("BROKER_URL") or os.environ["REDIS_URL"])
 app.conf.update(
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,

@@ -2,6 +2,6 @@ module workerguard.io/example-worker
 
 go 1.19
 
-require workerguard.io/heartbeat v0.0.0
+require workerguard.io/heartbeat/v2 v2.0.0
 
-replace workerguard.io/heartbeat => ../../writers/go
+replace workerguard.io/heartbeat/v2 => ../../writers/go

@@ -2,12 +2,14 @@
 //
 // Jobs are JSON on the list workerguard:jobs: {"sleep": SECONDS} or {"hang": true}. SIGTERM stops
 // taking jobs, lets the running ones finish and exits 0. Redis is spoken to with a few lines of RESP
-// so the example needs nothing beyond the standard library and the heartbeat package.
+// (redis:// or rediss://, with AUTH when the URL has credentials) so the example needs nothing beyond
+// the standard library and the heartbeat package.
 package main
 
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,7 +23,7 @@ import (
 	"syscall"
 	"time"
 
-	"workerguard.io/heartbeat"
+	"workerguard.io/heartbeat/v2"
 )
 
 const queue = "workerguard:jobs"
@@ -32,7 +34,7 @@ type job struct {
 }
 
 func main() {
-	address, err := redisAddress(os.Getenv("REDIS_URL"))
+	server, err := parseRedis(os.Getenv("REDIS_URL"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -62,7 +64,7 @@ func main() {
 		running.Add(1)
 		go func() {
 			defer running.Done()
-			takeJobs(address, hb, stopping)
+			takeJobs(server, hb, stopping)
 		}()
 	}
 	log.Printf("worker ready: %d slots", slots)
@@ -71,14 +73,14 @@ func main() {
 	log.Print("stopped: every job finished")
 }
 
-func takeJobs(address string, hb *heartbeat.Heartbeat, stopping <-chan struct{}) {
+func takeJobs(server redisServer, hb *heartbeat.Heartbeat, stopping <-chan struct{}) {
 	for {
 		select {
 		case <-stopping:
 			return
 		default:
 		}
-		payload, err := brpop(address)
+		payload, err := brpop(server)
 		if err != nil {
 			log.Printf("redis: %v", err)
 			time.Sleep(time.Second)
@@ -104,26 +106,72 @@ func takeJobs(address string, hb *heartbeat.Heartbeat, stopping <-chan struct{})
 }
 
 // brpop waits up to a second for a job; "" when there was none.
-func brpop(address string) (string, error) {
+func brpop(server redisServer) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	reply, err := command(ctx, address, 5*time.Second, "BRPOP", queue, "1")
+	reply, err := server.command(ctx, 5*time.Second, "BRPOP", queue, "1")
 	if err != nil || reply == "*-1" {
 		return "", err
 	}
 	return reply, nil
 }
 
-// command sends one command on a new connection and reads a simple reply, or the last bulk string
-// of an array (BRPOP's value).
-func command(ctx context.Context, address string, timeout time.Duration, words ...string) (string, error) {
-	var dialer net.Dialer
-	connection, err := dialer.DialContext(ctx, "tcp", address)
+// redisServer is where REDIS_URL points: its address, TLS for rediss://, and the AUTH words if any.
+type redisServer struct {
+	address string
+	tls     *tls.Config
+	auth    []string
+}
+
+func parseRedis(raw string) (redisServer, error) {
+	parsed, err := url.Parse(raw)
+	if err != nil || parsed.Hostname() == "" || (parsed.Scheme != "redis" && parsed.Scheme != "rediss") {
+		return redisServer{}, fmt.Errorf("REDIS_URL is not redis://host:port or rediss://host:port")
+	}
+	port := parsed.Port()
+	if port == "" {
+		port = "6379"
+	}
+	server := redisServer{address: net.JoinHostPort(parsed.Hostname(), port)}
+	if parsed.Scheme == "rediss" {
+		server.tls = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: parsed.Hostname()}
+	}
+	if password, ok := parsed.User.Password(); ok {
+		server.auth = []string{"AUTH", password}
+		if user := parsed.User.Username(); user != "" {
+			server.auth = []string{"AUTH", user, password}
+		}
+	}
+	return server, nil
+}
+
+// command sends one command on a new connection (after AUTH, if the URL has credentials) and reads a
+// simple reply, or the last bulk string of an array (BRPOP's value).
+func (s redisServer) command(ctx context.Context, timeout time.Duration, words ...string) (string, error) {
+	var connection net.Conn
+	var err error
+	if s.tls != nil {
+		dialer := tls.Dialer{Config: s.tls}
+		connection, err = dialer.DialContext(ctx, "tcp", s.address)
+	} else {
+		var dialer net.Dialer
+		connection, err = dialer.DialContext(ctx, "tcp", s.address)
+	}
 	if err != nil {
 		return "", err
 	}
 	defer connection.Close()
 	_ = connection.SetDeadline(time.Now().Add(timeout))
+	reader := bufio.NewReader(connection)
+	if s.auth != nil {
+		if reply, err := roundTrip(connection, reader, s.auth); err != nil || reply != "+OK" {
+			return "", fmt.Errorf("AUTH: %q %v", reply, err)
+		}
+	}
+	return roundTrip(connection, reader, words)
+}
+
+func roundTrip(connection net.Conn, reader *bufio.Reader, words []string) (string, error) {
 	request := fmt.Sprintf("*%d\r\n", len(words))
 	for _, word := range words {
 		request += fmt.Sprintf("$%d\r\n%s\r\n", len(word), word)
@@ -131,7 +179,6 @@ func command(ctx context.Context, address string, timeout time.Duration, words .
 	if _, err := connection.Write([]byte(request)); err != nil {
 		return "", err
 	}
-	reader := bufio.NewReader(connection)
 	line, err := reader.ReadString('\n')
 	if err != nil {
 		return "", err
@@ -155,15 +202,4 @@ func command(ctx context.Context, address string, timeout time.Duration, words .
 		value = string(data[:size])
 	}
 	return value, nil
-}
-
-func redisAddress(raw string) (string, error) {
-	parsed, err := url.Parse(raw)
-	if err != nil || parsed.Host == "" {
-		return "", fmt.Errorf("REDIS_URL %q is not redis://host:port", raw)
-	}
-	if parsed.Port() == "" {
-		return parsed.Host + ":6379", nil
-	}
-	return parsed.Host, nil
 }

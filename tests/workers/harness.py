@@ -9,16 +9,18 @@ namespaces (`nsenter`), as kubelet's exec does. Each worker gets a Redis of its 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.brokers import Broker
 from tests.conftest import make_pod
 from webhook.core.plan import plan
 
@@ -42,7 +44,13 @@ PROFILE = {"sidekiq": "sidekiq", "celery": "celery", "rq": "generic", "python": 
 VARIANTS = {f"celery-{pool}": ("celery", {"CELERY_POOL": pool}) for pool in ("threads", "solo", "gevent", "eventlet")}
 QUEUES = ("queue:default", "celery", "workerguard:jobs", "rq:queue:default")
 # A line each example logs when a sleep job has finished.
-FINISHED = {"sidekiq": "elapsed=", "celery": "succeeded in", "rq": "Job OK", "python": "finished {'sleep'", "go": 'finished {"sleep"'}
+FINISHED = {
+    "sidekiq": "elapsed=",
+    "celery": "succeeded in",
+    "rq": "Job OK",
+    "python": "finished {'sleep'",
+    "go": 'finished {"sleep"',
+}
 
 
 def path() -> str:
@@ -51,14 +59,11 @@ def path() -> str:
     return ":".join([*([extra] if extra else []), str(ROOT / ".venv" / "bin"), "/usr/local/bin", "/usr/bin", "/bin"])
 
 
-def ruby_lib() -> dict[str, str]:
-    return {"RUBYLIB": os.environ["RUBYLIB"]} if os.environ.get("RUBYLIB") else {}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def ruby_env() -> dict[str, str]:
+    """The gem `make examples` installed, first on GEM_PATH (the trailing ':' keeps Ruby's own, where
+    Debian's Sidekiq is); RUBYLIB passed on, to try another Sidekiq from its source."""
+    env = {"GEM_PATH": f"{ROOT / 'build' / 'gems'}:"}
+    return {**env, "RUBYLIB": os.environ["RUBYLIB"]} if os.environ.get("RUBYLIB") else env
 
 
 def wait_for(check: Callable[[], Any], timeout: float, interval: float = 0.1) -> Any:
@@ -69,49 +74,6 @@ def wait_for(check: Callable[[], Any], timeout: float, interval: float = 0.1) ->
             return value
         time.sleep(interval)
     raise TimeoutError(f"not within {timeout}s")
-
-
-class Redis:
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            cwd=workdir,
-            stdout=subprocess.DEVNULL,
-        )
-        wait_for(self.answers, 10)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as connection:
-                connection.sendall(b"PING\r\n")
-                return connection.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def queued(self) -> int:
-        """Jobs waiting in any example's queue."""
-        total = 0
-        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as connection:
-            for queue in QUEUES:
-                connection.sendall(f"LLEN {queue}\r\n".encode())
-                total += int(connection.recv(64).strip()[1:])
-        return total
-
-    def hang(self) -> None:
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        self.process.send_signal(signal.SIGCONT)
-
-    def stop(self) -> None:
-        self.resume()
-        self.process.kill()
-        self.process.wait()
 
 
 @dataclass
@@ -125,8 +87,8 @@ class Injected:
     grace: int
 
     @classmethod
-    def for_example(cls, name: str, heartbeat_dir: Path) -> Injected:
-        annotations = {f"workerguard.io/{key}": value for key, value in TIMING.items()}
+    def for_example(cls, name: str, heartbeat_dir: Path, timing: dict[str, str]) -> Injected:
+        annotations = {f"workerguard.io/{key}": value for key, value in timing.items()}
         annotations["workerguard.io/profile"] = PROFILE[name]
         annotations["workerguard.io/heartbeat-path"] = f"{heartbeat_dir}/heartbeat"
         mutated = plan(make_pod(annotations)).mutated()
@@ -148,8 +110,11 @@ class Injected:
 @dataclass
 class Worker:
     name: str
-    redis: Redis
+    broker: Broker
     workdir: Path
+    timing: dict[str, str] = field(default_factory=lambda: dict(TIMING))
+    # Where the writer comes from when not from `make examples`: PATH, GEM_PATH or WORKER_BINARY.
+    installed: dict[str, str] = field(default_factory=dict)
     injected: Injected = field(init=False)
     process: subprocess.Popen[bytes] = field(init=False)
     started: float = field(init=False)
@@ -160,7 +125,7 @@ class Worker:
         self.slots = 1 if self.extra_env.get("CELERY_POOL") == "solo" or self.example == "rq" else SLOTS
         self.heartbeat_dir = self.workdir / "heartbeat"
         self.heartbeat_dir.mkdir(exist_ok=True)
-        self.injected = Injected.for_example(self.example, self.heartbeat_dir)
+        self.injected = Injected.for_example(self.example, self.heartbeat_dir, self.timing)
         self.log_path = self.workdir / f"{self.name}.log"
 
     @property
@@ -169,9 +134,7 @@ class Worker:
 
     def start(self) -> Worker:
         env = {
-            "PATH": path(),
-            **ruby_lib(),
-            "REDIS_URL": self.redis.url,
+            **self.base_env(),
             "CONCURRENCY": str(self.slots),
             **self.extra_env,
             **{key: value for key, value in self.injected.env.items() if key.startswith("WORKERGUARD_")},
@@ -209,8 +172,14 @@ class Worker:
         wait_for(lambda: self.probe("startup") == 0, timeout, 0.2)
         return time.time() - self.started
 
+    def base_env(self) -> dict[str, str]:
+        """Celery's example reads BROKER_URL (Redis or RabbitMQ), the others REDIS_URL; a TLS broker's CA
+        comes as SSL_CERT_FILE, as an image with a private CA bundle carries it."""
+        broker = {"REDIS_URL": self.broker.url, "BROKER_URL": self.broker.url, **self.broker.env}
+        return {"PATH": path(), **ruby_env(), **broker, **self.installed}
+
     def enqueue(self, *job: str) -> None:
-        env = {"PATH": path(), **ruby_lib(), "REDIS_URL": self.redis.url}
+        env = self.base_env()
         subprocess.run([str(EXAMPLES / self.example / "enqueue"), *job], env=env, check=True, capture_output=True, timeout=30)
 
     def signal(self, sig: int) -> None:
@@ -254,11 +223,43 @@ def failures_over(worker: Worker, seconds: float, names: tuple[str, ...] = PROBE
     return failures
 
 
-def seconds(setting: str) -> int:
-    text = TIMING[setting]
+def restart_after(worker: Worker, first_failure_at: float) -> float:
+    """When kubelet restarts: its third liveness failure in a row, one liveness period apart."""
+    period = worker.injected.periods["liveness"]
+    return first_failure_at + (worker.injected.thresholds["liveness"] - 1) * period
+
+
+REPORT: dict[str, dict[str, object]] = {}
+
+
+def record(worker: Worker, scenario: str, **figures: object) -> None:
+    """A scenario's measured figures, under the worker's name; tests/workers/conftest.py writes them out."""
+    REPORT.setdefault(worker.name, {})[scenario] = figures
+
+
+def seconds(setting: str, timing: dict[str, str] = TIMING) -> int:
+    text = timing[setting]
     assert text.endswith("s")
     return int(text[:-1])
 
 
 def scratch() -> Path:
     return Path(tempfile.mkdtemp(prefix="wg-workers-"))
+
+
+@contextmanager
+def worker_on(
+    name: str, start_broker: Callable[[Path], Broker], installed: dict[str, str] | None = None, **timing: str
+) -> Iterator[Worker]:
+    """An example (not started yet) with a broker of its own in a scratch directory; timing overrides
+    TIMING by setting name (`stuck_after="20s"`). Both are gone afterwards."""
+    workdir = scratch()
+    broker = start_broker(workdir)
+    overrides = {key.replace("_", "-"): value for key, value in timing.items()}
+    worker = Worker(name, broker, workdir, {**TIMING, **overrides}, installed or {})
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        broker.stop()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -4,13 +4,9 @@ the password."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import ssl
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,13 +14,8 @@ import pytest
 from celery import Celery
 from workerguard_heartbeat.celery import broker_check
 
-from tests import writer_redis
-from tests.workers.harness import free_port, scratch
-
-PASSWORD = "s3cr:et/@%"
-ENCODED = "s3cr%3Aet%2F%40%25"
-ACL = f"user app on >{PASSWORD} ~* &* +@all"
-RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
+from tests.brokers import ACL_USER, Broker, ENCODED, start_rabbitmq, start_redis
+from tests.workers.harness import scratch
 
 
 def celery_app(url: str, **conf: object) -> Celery:
@@ -41,7 +32,7 @@ def workdir() -> Iterator[Path]:
 
 
 def test_redis_with_an_acl_user_and_an_encoded_password(workdir: Path) -> None:
-    server = writer_redis.start(workdir, acl=ACL)
+    server = start_redis(workdir, acl=ACL_USER)
     try:
         broker_check(celery_app(f"redis://app:{ENCODED}@127.0.0.1:{server.port}/0"))()
         with pytest.raises(ConnectionError) as failed:
@@ -52,7 +43,7 @@ def test_redis_with_an_acl_user_and_an_encoded_password(workdir: Path) -> None:
 
 
 def test_rediss_with_broker_use_ssl(workdir: Path) -> None:
-    server = writer_redis.start(workdir, tls=True, acl=ACL)
+    server = start_redis(workdir, tls=True, acl=ACL_USER)
     try:
         tls = {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_ca_certs": str(server.ca_file)}
         broker_check(celery_app(f"rediss://app:{ENCODED}@localhost:{server.port}/0", broker_use_ssl=tls))()
@@ -63,64 +54,35 @@ def test_rediss_with_broker_use_ssl(workdir: Path) -> None:
 def test_a_frozen_redis_hangs_the_check_and_it_answers_once_redis_resumes(workdir: Path) -> None:
     """A hang is the writer's to judge (not-ready after three beats without an answer), so the check
     must not fail fast for it, nor stay hung once Redis is back."""
-    server = writer_redis.start(workdir)
+    server = start_redis(workdir)
     check = broker_check(celery_app(f"redis://127.0.0.1:{server.port}/0"))
     outcome: list[object] = []
     try:
         check()
-        os.kill(server.process.pid, signal.SIGSTOP)
+        server.hang()
         thread = threading.Thread(target=lambda: outcome.append(check() or "answered"), daemon=True)
         thread.start()
         thread.join(3)
         assert thread.is_alive() and outcome == []
-        os.kill(server.process.pid, signal.SIGCONT)
+        server.resume()
         thread.join(20)
         assert outcome == ["answered"]
     finally:
-        os.kill(server.process.pid, signal.SIGCONT)
+        server.resume()
         server.stop()
 
 
 @pytest.fixture
-def rabbitmq(workdir: Path) -> Iterator[int]:
-    # The server itself, not Debian's wrapper in /usr/sbin, which switches to the rabbitmq user and its env.
-    server, control = RABBITMQ_BIN / "rabbitmq-server", RABBITMQ_BIN / "rabbitmqctl"
-    if not server.exists():
-        raise RuntimeError("rabbitmq-server is missing: make test-workers installs it (Debian's rabbitmq-server)")
-    port, dist = free_port(), free_port()
-    env = {
-        **os.environ,
-        "RABBITMQ_NODE_PORT": str(port),
-        "RABBITMQ_DIST_PORT": str(dist),
-        "RABBITMQ_NODENAME": f"wg{port}@localhost",
-        "RABBITMQ_MNESIA_BASE": str(workdir / "mnesia"),
-        "RABBITMQ_LOG_BASE": str(workdir / "log"),
-        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-        "RABBITMQ_ENABLED_PLUGINS_FILE": str(workdir / "enabled_plugins"),
-        "HOME": str(workdir),
-    }
-    (workdir / "enabled_plugins").write_text("[].\n")
-    process = subprocess.Popen([str(server)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    app = celery_app(f"amqp://guest:guest@127.0.0.1:{port}//")
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            broker_check(app)()
-            break
-        except ConnectionError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise
-            time.sleep(0.5)
-    yield port
-    subprocess.run([str(control), "-n", f"wg{port}@localhost", "stop"], env=env, capture_output=True, timeout=60)
-    if process.poll() is None:
-        process.kill()
-    process.wait(30)
+def rabbitmq(workdir: Path) -> Iterator[Broker]:
+    broker = start_rabbitmq(workdir)
+    yield broker
+    broker.stop()
 
 
-def test_rabbitmq_passes_and_a_wrong_password_fails_without_naming_it(rabbitmq: int) -> None:
-    broker_check(celery_app(f"amqp://guest:guest@127.0.0.1:{rabbitmq}//"))()
+def test_rabbitmq_passes_and_a_wrong_password_fails_without_naming_it(rabbitmq: Broker) -> None:
+    broker_check(celery_app(rabbitmq.url))()
+    wrong = rabbitmq.url.replace("guest:guest@", "guest:wrongsecret@")
     with pytest.raises(ConnectionError) as failed:
-        broker_check(celery_app(f"amqp://guest:wrongsecret@127.0.0.1:{rabbitmq}//"))()
-    assert f"127.0.0.1:{rabbitmq}" in str(failed.value) and "wrongsecret" not in str(failed.value)
+        broker_check(celery_app(wrong))()
+    host = wrong.split("@")[1].split("/")[0]
+    assert host in str(failed.value) and "wrongsecret" not in str(failed.value)

@@ -41,7 +41,7 @@ BUILTIN_PROFILES: dict[str, Profile] = {
         ),
         _builtin(
             "sidekiq",
-            "Sidekiq 6.x or 7.x with the workerguard writer (writers/ruby), which beats from its own thread.",
+            "Sidekiq 6.4 to 8.x with the workerguard writer (writers/ruby), which beats from its own thread.",
             {
                 "heartbeat-format": ("unix", "the writer writes unix seconds"),
                 "readiness-max-age": (60, "the writer beats every 10s: six missed beats before unready"),

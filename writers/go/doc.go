@@ -2,7 +2,7 @@
 //
 // Add it to a worker with one line:
 //
-//	go get workerguard.io/heartbeat
+//	go get workerguard.io/heartbeat/v2
 //
 // One beat every interval (WORKERGUARD_BEAT_INTERVAL) from a goroutine of its own, so a long job
 // keeps beating; no beat while any job has run longer than stuck-after (WORKERGUARD_STUCK_AFTER),

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"workerguard.io/heartbeat"
+	"workerguard.io/heartbeat/v2"
 )
 
 func Example() {

@@ -1,3 +1,3 @@
-module workerguard.io/heartbeat
+module workerguard.io/heartbeat/v2
 
 go 1.19
