@@ -159,7 +159,12 @@ def main() -> int:
             check_the_full_injection_runs(wg_port, ca, each)
         for port in (floor_port, wg_port):  # warm-up
             wrk(port, body, 3, args.connections)
-        rounds: dict[str, list[dict[str, float]]] = {"floor": [], "workerguard": [], "workerguard_unique": [], "workerguard_distinct": []}
+        rounds: dict[str, list[dict[str, float]]] = {
+            "floor": [],
+            "workerguard": [],
+            "workerguard_unique": [],
+            "workerguard_distinct": [],
+        }
         for _ in range(args.rounds):
             rounds["floor"].append(wrk(floor_port, body, args.seconds, args.connections))
             rounds["workerguard"].append(wrk(wg_port, body, args.seconds, args.connections))

@@ -22,7 +22,7 @@ import httpx
 def big_preview_yaml(size: int) -> bytes:
     """An opted-in Pod of about `size` bytes of YAML: one container with many env entries."""
     head = (
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: big\n  labels: {workerguard.io/inject: \"true\"}\n"
+        'apiVersion: v1\nkind: Pod\nmetadata:\n  name: big\n  labels: {workerguard.io/inject: "true"}\n'
         "spec:\n  containers:\n    - name: worker\n      image: registry.example/worker:1.0\n      env:\n"
     )
     entry = '        - name: VAR_{n}\n          value: "value number {n} of a generously long environment"\n'

@@ -60,7 +60,11 @@ def test_the_status_annotation_is_ours_and_not_an_unknown_key() -> None:
 
 
 def test_unquoted_yaml_values_get_a_hint_to_quote_them() -> None:
-    [objects] = [load_objects("kind: Pod\nmetadata:\n  annotations:\n    workerguard.io/liveness-max-age: off\n    workerguard.io/probe-period: 90\n")]
+    [objects] = [
+        load_objects(
+            "kind: Pod\nmetadata:\n  annotations:\n    workerguard.io/liveness-max-age: off\n    workerguard.io/probe-period: 90\n"
+        )
+    ]
     read = read_pod_annotations(objects[0]["metadata"]["annotations"])
     assert [problem.message for problem in read.problems] == [
         'YAML read an unquoted value as the boolean false: quote it, as in "off" or "false"',

@@ -132,7 +132,9 @@ def test_validate_never_patches(runtime: Runtime) -> None:
     response = run(runtime, lambda client: client.post("/validate", json=body)).json()["response"]
     assert response["allowed"] is True and "patch" not in response
     assert any(text.startswith("workerguard probe_runs_costly") for text in response["warnings"])
-    assert sample(runtime, "workerguard_admission_requests_total", webhook="validate", operation="CREATE", decision="allowed") == 1
+    assert (
+        sample(runtime, "workerguard_admission_requests_total", webhook="validate", operation="CREATE", decision="allowed") == 1
+    )
 
 
 def test_with_previews_off_the_page_and_preview_are_not_found(runtime: Runtime) -> None:

@@ -25,7 +25,12 @@ def test_every_env_a_writer_reads_is_in_the_contract_and_each_writer() -> None:
     provenance = plan(make_pod()).provenance
     assert provenance is not None
     names = list(writer_env(provenance.settings))
-    pages = ["docs/heartbeat-contract.md", "writers/python/src/workerguard_heartbeat/settings.py", "writers/ruby/lib/workerguard/heartbeat.rb", "writers/go/heartbeat.go"]
+    pages = [
+        "docs/heartbeat-contract.md",
+        "writers/python/src/workerguard_heartbeat/settings.py",
+        "writers/ruby/lib/workerguard/heartbeat.rb",
+        "writers/go/heartbeat.go",
+    ]
     for page in pages:
         text = (ROOT / page).read_text()
         assert [name for name in names if name not in text] == [], page

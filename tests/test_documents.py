@@ -36,7 +36,10 @@ def test_json_and_yaml_and_lists_all_give_objects() -> None:
         ("kind: Pod\nmetadata: {labels: {1: a}}\n", "document 1: metadata.labels: the key 1 is not a string"),
         ("kind: Pod\ndata: !!binary aGVsbG8=\n", "document 1: data: a bytes is not JSON data"),
         ("kind: Pod\nitems: !!set {a, b}\n", "document 1: items: a set is not JSON data"),
-        ("kind: Pod\nspec: {x: [99999999999999999999999]}\n", "document 1: spec.x.0.: 99999999999999999999999 does not fit in 64 bits"),
+        (
+            "kind: Pod\nspec: {x: [99999999999999999999999]}\n",
+            "document 1: spec.x.0.: 99999999999999999999999 does not fit in 64 bits",
+        ),
     ],
 )
 def test_unreadable_input_is_refused_with_a_reason(text: str | bytes, message: str) -> None:

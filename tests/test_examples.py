@@ -43,7 +43,7 @@ def test_an_example_creates_what_it_needs_validates_and_pins_its_images(name: st
         validate(result.mutated())
         if obj["kind"] != "Namespace":
             assert obj["metadata"]["namespace"] == namespace
-        for container in (obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []):
+        for container in obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []:
             assert re.fullmatch(r"[\w./-]+:\d[\w.-]*", container["image"]), container["image"]  # a version, never latest
 
 

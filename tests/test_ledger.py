@@ -41,7 +41,10 @@ def test_nothing_is_counted_or_logged_until_settled_then_everything_is() -> None
     assert count(metrics, "workerguard_rule_matches_total", rule="billing") == 1
     assert count(metrics, "workerguard_skips_total", reason="not_opted_in") == 1
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert [(line["uid"], line["decision"], line["duration_ms"]) for line in lines] == [("a", "patched", 0.4), ("b", "allowed", 0.4)]
+    assert [(line["uid"], line["decision"], line["duration_ms"]) for line in lines] == [
+        ("a", "patched", 0.4),
+        ("b", "allowed", 0.4),
+    ]
     assert ledger.pending == []
 
 

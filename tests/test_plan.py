@@ -182,10 +182,10 @@ def test_probes_honour_the_settings() -> None:
         )
     )
     container = container_of(result)
-    assert "if [ \"$a\" -gt 90 ]; then" in container["readinessProbe"]["exec"]["command"][2]
+    assert 'if [ "$a" -gt 90 ]; then' in container["readinessProbe"]["exec"]["command"][2]
     # Liveness every 60s (a fifth of 10m, at most a minute); one run fails from 600 - 2 x 60 = 480s, so
     # the third failure in a row, the restart, comes once the worker has been silent for 10m.
-    assert "if [ \"$a\" -gt 480 ]; then" in container["livenessProbe"]["exec"]["command"][2]
+    assert 'if [ "$a" -gt 480 ]; then' in container["livenessProbe"]["exec"]["command"][2]
     assert "(liveness restarts it at 600s)" in container["livenessProbe"]["exec"]["command"][2]
     assert container["startupProbe"]["failureThreshold"] == 4  # ceil(60 / 15)
     assert {container[p]["periodSeconds"] for p in ("readinessProbe", "startupProbe")} == {15}
@@ -387,7 +387,11 @@ def test_the_same_env_value_already_set_is_not_duplicated() -> None:
     [
         ({}, "1800", "10"),
         ({"workerguard.io/stuck-after": "off"}, "off", "10"),
-        ({"workerguard.io/stuck-after": "90s", "workerguard.io/readiness-max-age": "6s", "workerguard.io/probe-period": "2s"}, "90", "2"),
+        (
+            {"workerguard.io/stuck-after": "90s", "workerguard.io/readiness-max-age": "6s", "workerguard.io/probe-period": "2s"},
+            "90",
+            "2",
+        ),
         ({"workerguard.io/readiness-max-age": "2s", "workerguard.io/probe-period": "1s"}, "1800", "1"),
         ({"workerguard.io/profile": "celery"}, "600", "10"),
     ],
@@ -548,8 +552,6 @@ def test_every_injected_value_is_explained_and_every_explanation_points_into_the
         if op["path"] != status:
             # an op that adds a whole list or map is explained through the element it carries
             assert any(path == op["path"] or path.startswith(op["path"] + "/") for path in explained), op["path"]
-
-
 
 
 @pytest.mark.parametrize("kind", list(WORKLOADS))
@@ -713,7 +715,9 @@ def test_the_image_shell_stays_the_default_with_a_small_volume_and_no_init_conta
 
 
 def test_rules_choose_the_bundled_shell_by_image() -> None:
-    rules = parse_rules({"rules": [{"name": "distroless", "match": {"images": ["gcr.io/distroless/*"]}, "set": {"probe-shell": "bundled"}}]})
+    rules = parse_rules(
+        {"rules": [{"name": "distroless", "match": {"images": ["gcr.io/distroless/*"]}, "set": {"probe-shell": "bundled"}}]}
+    )
     distroless = make_pod(image="gcr.io/distroless/static:nonroot")
     assert "initContainers" in injected(distroless, rules=rules).mutated()["spec"]
     assert "initContainers" not in injected(make_pod(), rules=rules).mutated()["spec"]
@@ -733,7 +737,17 @@ def test_an_init_container_with_our_name_is_a_clash() -> None:
         ({"workerguard.io/profile": "sidekiq"}, 10, 60, 7, False),
         ({"workerguard.io/liveness-max-age": "off"}, 10, None, 6, False),
         ({"workerguard.io/probe-period": "5s", "workerguard.io/readiness-max-age": "30s"}, 5, 30, 14, True),
-        ({"workerguard.io/probe-period": "2s", "workerguard.io/readiness-max-age": "6s", "workerguard.io/liveness-max-age": "1h"}, 2, 60, 31, True),
+        (
+            {
+                "workerguard.io/probe-period": "2s",
+                "workerguard.io/readiness-max-age": "6s",
+                "workerguard.io/liveness-max-age": "1h",
+            },
+            2,
+            60,
+            31,
+            True,
+        ),
     ],
 )
 def test_probe_runs_per_minute_stay_within_the_budget_and_beyond_twelve_warn(
@@ -746,7 +760,9 @@ def test_probe_runs_per_minute_stay_within_the_budget_and_beyond_twelve_warn(
     per_minute = 60 / readiness_period + (60 / liveness_period if liveness_period else 0)
     assert round(per_minute) == runs
     costly = [w.message for w in result.warnings if w.code == "probe_runs_costly"]
-    assert costly == ([f"{runs} exec probe runs a minute per pod, each about 25ms of node CPU; raise probe-period"] if warned else [])
+    assert costly == (
+        [f"{runs} exec probe runs a minute per pod, each about 25ms of node CPU; raise probe-period"] if warned else []
+    )
 
 
 @pytest.mark.parametrize(("readiness", "liveness"), [(60, 300), (30, 120), (60, 60), (10, 3600), (3, 6)])

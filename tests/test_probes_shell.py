@@ -258,7 +258,10 @@ def test_startup_falls_back_to_freshness_where_proc_cannot_tell(shell: str, work
 # state -> {probe: the line it prints}; a probe not named passes, silently.
 MESSAGES = {
     "fresh": (lambda d: write_unix(d / "heartbeat", str(now())), {}),
-    "missing": (lambda d: None, {name: "workerguard: no heartbeat yet at {d}/heartbeat\n" for name in ("startup", "readiness", "liveness")}),
+    "missing": (
+        lambda d: None,
+        {name: "workerguard: no heartbeat yet at {d}/heartbeat\n" for name in ("startup", "readiness", "liveness")},
+    ),
     "garbage": (
         lambda d: write_unix(d / "heartbeat", "abc"),
         {name: "workerguard: heartbeat holds 'abc', not unix seconds\n" for name in ("startup", "readiness", "liveness")},
@@ -291,7 +294,10 @@ MESSAGES = {
         {"readiness": "workerguard: draining since preStop\n"},
     ),
     "not ready": (
-        lambda d: (write_unix(d / "heartbeat", str(now())), (d / "not-ready").write_text("dependency check failed: redis refused\nmore")),
+        lambda d: (
+            write_unix(d / "heartbeat", str(now())),
+            (d / "not-ready").write_text("dependency check failed: redis refused\nmore"),
+        ),
         {"readiness": "workerguard: not ready: dependency check failed: redis refused\n"},
     ),
 }
@@ -372,7 +378,10 @@ BUNDLED_STATES = {
             "readiness": "workerguard: heartbeat {d}/heartbeat is 90s old (readiness allows 60s)\n",
         },
     ),
-    "missing": (lambda d: None, {name: "workerguard: no heartbeat yet at {d}/heartbeat\n" for name in ("startup", "readiness", "liveness")}),
+    "missing": (
+        lambda d: None,
+        {name: "workerguard: no heartbeat yet at {d}/heartbeat\n" for name in ("startup", "readiness", "liveness")},
+    ),
     "draining": (
         lambda d: (write_unix(d / "heartbeat", str(now())), (d / "draining").write_text("")),
         {"readiness": "workerguard: draining since preStop\n"},

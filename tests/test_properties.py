@@ -55,7 +55,9 @@ def _kept(original: Any, mutated: Any, pointer: str, replaced: set[str]) -> list
         if offset < 0 or len(mutated) < len(original):
             return [pointer]
         return [
-            path for i, item in enumerate(original) for path in _kept(item, mutated[i + offset], f"{pointer}/{i + offset}", replaced)
+            path
+            for i, item in enumerate(original)
+            for path in _kept(item, mutated[i + offset], f"{pointer}/{i + offset}", replaced)
         ]
     return [] if original == mutated else [pointer]
 
@@ -149,7 +151,9 @@ TOUCHED = {
     ("labels", "statefulset.kubernetes.io/pod-name"): ["w-0"],
 }
 # One key set or removed (None) per example.
-TOUCH = st.sampled_from(sorted(TOUCHED.items())).flatmap(lambda item: st.tuples(st.just(item[0]), st.sampled_from([None, *item[1]])))
+TOUCH = st.sampled_from(sorted(TOUCHED.items())).flatmap(
+    lambda item: st.tuples(st.just(item[0]), st.sampled_from([None, *item[1]]))
+)
 
 
 @given(pods(), TOUCH, st.sampled_from([None, "sidekiq", "celery"]), st.booleans())

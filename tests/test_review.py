@@ -111,7 +111,10 @@ def test_warnings_are_strings_the_apiserver_accepts() -> None:
     pod = make_pod({"workerguard.io/probe-period": "3s"}, namespace=None, command=["sh", "-c", "sidekiq"])
     pod["spec"]["containers"][0]["name"] = "sidekiq-default-queue-worker"
     warnings = answer(review_body(pod), BUILTIN_RULES, OPTIONS).response["response"]["warnings"]
-    assert warnings[0] == "workerguard probe_runs_costly: 21 exec probe runs a minute per pod, each about 25ms of node CPU; raise probe-period"
+    assert (
+        warnings[0]
+        == "workerguard probe_runs_costly: 21 exec probe runs a minute per pod, each about 25ms of node CPU; raise probe-period"
+    )
     long_one = "workerguard shell_wrapped_command: 'sidekiq-default-queue-worker' runs via sh -c without exec: SIGTERM stops the shell, not the worker"
     assert len(long_one) > 120
     assert warnings[1] == long_one[:117] + "..."

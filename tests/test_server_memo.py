@@ -125,8 +125,14 @@ def test_labels_and_annotations_planning_never_reads_share_one_verdict() -> None
 @pytest.mark.parametrize(
     ("name", "change"),
     [
-        ("default container", lambda p: p["metadata"]["annotations"].update({"kubectl.kubernetes.io/default-container": "statsd-exporter"})),
-        ("safe-to-evict", lambda p: p["metadata"]["annotations"].update({"cluster-autoscaler.kubernetes.io/safe-to-evict": "true"})),
+        (
+            "default container",
+            lambda p: p["metadata"]["annotations"].update({"kubectl.kubernetes.io/default-container": "statsd-exporter"}),
+        ),
+        (
+            "safe-to-evict",
+            lambda p: p["metadata"]["annotations"].update({"cluster-autoscaler.kubernetes.io/safe-to-evict": "true"}),
+        ),
         ("no annotations at all", lambda p: p["metadata"].pop("annotations")),
         ("annotations a rule matches", lambda p: p["metadata"]["annotations"].update({"example.com/node-pool": "batch"})),
         ("labels a rule matches", lambda p: p["metadata"]["labels"].update({"app.kubernetes.io/name": "celery"})),

@@ -92,7 +92,10 @@ def test_safe_absolute_paths_are_accepted(path: str) -> None:
         ("/hb", "must be inside a directory"),
         ("/var/run/wg/draining", "clashes with the marker named 'draining'"),
         ("/var/run/wg/not-ready", "clashes with the marker named 'not-ready'"),
-        ("/usr/bin/hb", "would mount an empty volume over /usr/bin and hide the image's files there; use a directory of its own, like /usr/bin/workerguard/hb"),
+        (
+            "/usr/bin/hb",
+            "would mount an empty volume over /usr/bin and hide the image's files there; use a directory of its own, like /usr/bin/workerguard/hb",
+        ),
         ("/etc/hb", "would mount an empty volume over /etc"),
         ("/var/run/hb", "would mount an empty volume over /var/run"),
     ],

@@ -154,4 +154,3 @@ def _page_answer(request: PreviewRequest) -> tuple[int, bytes]:
     plans = [plan(obj, rules, request.options, namespace) for obj in objects]
     results = [{**item, "diff": _line_diff(planned, item)} for planned, item in zip(plans, _describe_all(plans), strict=True)]
     return 200, orjson.dumps({"results": results})
-

@@ -94,8 +94,12 @@ def inject(
     if step.problems:
         return step
     bundled = settings["probe-shell"] == "bundled"
-    if bundled and any(isinstance(c, dict) and c.get("name") == PROBE_SHELL_INIT_NAME for c in pod.spec.get("initContainers") or []):
-        step.problems.append(Problem(f"{pod.field_prefix}spec.initContainers", f"an init container is already named {PROBE_SHELL_INIT_NAME}"))
+    if bundled and any(
+        isinstance(c, dict) and c.get("name") == PROBE_SHELL_INIT_NAME for c in pod.spec.get("initContainers") or []
+    ):
+        step.problems.append(
+            Problem(f"{pod.field_prefix}spec.initContainers", f"an init container is already named {PROBE_SHELL_INIT_NAME}")
+        )
         return step
     _add_volume(pod, volume, bundled, step)
     if bundled:
@@ -126,8 +130,12 @@ def carries_injection(pod: PodView, index: int, heartbeat_path: str) -> bool:
         return False
     container = pod.spec["containers"][index]
     directory = probes.heartbeat_directory(heartbeat_path)
-    mounted = any(mount.get("name") in ours and mount.get("mountPath") == directory for mount in container.get("volumeMounts") or [])
-    return mounted and any(env.get("name") == HEARTBEAT_ENV and env.get("value") == heartbeat_path for env in container.get("env") or [])
+    mounted = any(
+        mount.get("name") in ours and mount.get("mountPath") == directory for mount in container.get("volumeMounts") or []
+    )
+    return mounted and any(
+        env.get("name") == HEARTBEAT_ENV and env.get("value") == heartbeat_path for env in container.get("env") or []
+    )
 
 
 def _free_volume_name(spec: JSONObject) -> str:

@@ -181,7 +181,9 @@ def _plan_injection(obj: JSONObject, pod: PodView, namespace: str, rules: RuleSe
     if shape:
         return _deny_or_allow(obj, shape, list(settled.warnings), options)
     if carries_injection(pod, index, settings["heartbeat-path"]):
-        return _skipped(obj, Finding(reasons.ALREADY_INJECTED, "it already carries workerguard's heartbeat volume, mount and env"))
+        return _skipped(
+            obj, Finding(reasons.ALREADY_INJECTED, "it already carries workerguard's heartbeat volume, mount and env")
+        )
     settings, said = _with_command_timeout(pod, index, settings)
     status = _status(settled.profile, settled.rule_names, settings)
     step = inject(pod, index, settings, {STATUS: status}, options.probe_helper)

@@ -25,34 +25,86 @@ class Reason:
 
 
 # Why an object is left untouched.
-OPERATION_IGNORED = Reason("operation_ignored", "skip", "Not an operation workerguard acts on: /mutate changes Pod CREATE only, /validate judges workload CREATE and UPDATE only.")
+OPERATION_IGNORED = Reason(
+    "operation_ignored",
+    "skip",
+    "Not an operation workerguard acts on: /mutate changes Pod CREATE only, /validate judges workload CREATE and UPDATE only.",
+)
 NOT_A_POD = Reason("not_a_pod", "skip", "/mutate was asked about something other than a Pod (a subresource, or another kind).")
-NOT_A_WORKLOAD = Reason("not_a_workload", "skip", "/validate was asked about a kind that holds no pod template, or about a subresource such as /scale.")
+NOT_A_WORKLOAD = Reason(
+    "not_a_workload",
+    "skip",
+    "/validate was asked about a kind that holds no pod template, or about a subresource such as /scale.",
+)
 UNSUPPORTED_KIND = Reason("unsupported_kind", "skip", "The object's kind holds no pod template, so there is nothing to inject.")
-EXCLUDED_NAMESPACE = Reason("excluded_namespace", "skip", "The namespace is kube-system, kube-public or workerguard's own, which are never mutated.")
+EXCLUDED_NAMESPACE = Reason(
+    "excluded_namespace", "skip", "The namespace is kube-system, kube-public or workerguard's own, which are never mutated."
+)
 NOT_OPTED_IN = Reason("not_opted_in", "skip", 'The pod is not labelled workerguard.io/inject: "true".')
-WINDOWS_POD = Reason("windows_pod", "skip", "Windows pods have no POSIX shell for exec probes: left untouched, and said as a warning.")
-ALREADY_INJECTED = Reason("already_injected", "skip", "The pod already carries an injection: the status annotation, or workerguard's volume, mount and env.")
-INVALID_ALLOWED = Reason("invalid_allowed", "skip", "Invalid settings under on-invalid=allow: admitted untouched, each problem sent as an invalid_setting warning.")
-INVALID = Reason("invalid", "skip", "Invalid settings under on-invalid=deny: denied, with every problem and the field that holds it.")
+WINDOWS_POD = Reason(
+    "windows_pod", "skip", "Windows pods have no POSIX shell for exec probes: left untouched, and said as a warning."
+)
+ALREADY_INJECTED = Reason(
+    "already_injected",
+    "skip",
+    "The pod already carries an injection: the status annotation, or workerguard's volume, mount and env.",
+)
+INVALID_ALLOWED = Reason(
+    "invalid_allowed",
+    "skip",
+    "Invalid settings under on-invalid=allow: admitted untouched, each problem sent as an invalid_setting warning.",
+)
+INVALID = Reason(
+    "invalid", "skip", "Invalid settings under on-invalid=deny: denied, with every problem and the field that holds it."
+)
 
 # What the injection kept, changed or found worth saying.
-INVALID_SETTING = Reason("invalid_setting", "warning", "One problem with the settings, sent as a warning because on-invalid=allow admitted the pod untouched.")
-LIVENESS_EQUALS_READINESS = Reason("liveness_equals_readiness", "warning", "liveness-max-age equals readiness-max-age, so a slow node restarts the worker as soon as it turns unready.")
+INVALID_SETTING = Reason(
+    "invalid_setting",
+    "warning",
+    "One problem with the settings, sent as a warning because on-invalid=allow admitted the pod untouched.",
+)
+LIVENESS_EQUALS_READINESS = Reason(
+    "liveness_equals_readiness",
+    "warning",
+    "liveness-max-age equals readiness-max-age, so a slow node restarts the worker as soon as it turns unready.",
+)
 PROBE_KEPT = Reason("probe_kept", "warning", "The container already had this probe; it was kept (override-probes replaces it).")
-PRESTOP_KEPT = Reason("prestop_kept", "warning", "The container already had a preStop hook; it was kept, so no draining marker is written.")
-GRACE_PERIOD_RAISED = Reason("grace_period_raised", "warning", "terminationGracePeriodSeconds was raised to shutdown-timeout plus prestop-sleep plus a margin.")
-SAFE_TO_EVICT_KEPT = Reason("safe_to_evict_kept", "warning", "The pod's own cluster-autoscaler safe-to-evict annotation was kept.")
-SHELL_WRAPPED_COMMAND = Reason("shell_wrapped_command", "warning", "The worker starts through sh -c without exec, so SIGTERM stops the shell and not the worker.")
-SHUTDOWN_TIMEOUT_DIFFERS_FROM_COMMAND = Reason("shutdown_timeout_differs_from_command", "warning", "An annotation or rule sets shutdown-timeout, and the worker's command line (sidekiq -t, celery --time-limit) says another.")
-PROBE_RUNS_COSTLY = Reason("probe_runs_costly", "warning", "The settings make more than 12 exec probe runs a minute per pod, each costing the node CPU.")
-MORE_WARNINGS = Reason("more_warnings", "warning", "More warnings than an admission response carries; workerguard preview lists them all.")
+PRESTOP_KEPT = Reason(
+    "prestop_kept", "warning", "The container already had a preStop hook; it was kept, so no draining marker is written."
+)
+GRACE_PERIOD_RAISED = Reason(
+    "grace_period_raised",
+    "warning",
+    "terminationGracePeriodSeconds was raised to shutdown-timeout plus prestop-sleep plus a margin.",
+)
+SAFE_TO_EVICT_KEPT = Reason(
+    "safe_to_evict_kept", "warning", "The pod's own cluster-autoscaler safe-to-evict annotation was kept."
+)
+SHELL_WRAPPED_COMMAND = Reason(
+    "shell_wrapped_command",
+    "warning",
+    "The worker starts through sh -c without exec, so SIGTERM stops the shell and not the worker.",
+)
+SHUTDOWN_TIMEOUT_DIFFERS_FROM_COMMAND = Reason(
+    "shutdown_timeout_differs_from_command",
+    "warning",
+    "An annotation or rule sets shutdown-timeout, and the worker's command line (sidekiq -t, celery --time-limit) says another.",
+)
+PROBE_RUNS_COSTLY = Reason(
+    "probe_runs_costly", "warning", "The settings make more than 12 exec probe runs a minute per pod, each costing the node CPU."
+)
+MORE_WARNINGS = Reason(
+    "more_warnings", "warning", "More warnings than an admission response carries; workerguard preview lists them all."
+)
 
 # Requests answered with an HTTP error before any planning.
 BAD_REQUEST = Reason("bad_request", "refusal", "The body is not JSON, or not an AdmissionReview workerguard can answer.", 400)
 CLIENT_GONE = Reason("client_gone", "refusal", "The client went away before sending the whole body.", 400)
 BODY_TOO_LARGE = Reason("body_too_large", "refusal", "The body is larger than --max-body-bytes.", 413)
-BYTES_IN_FLIGHT = Reason("bytes_in_flight", "refusal", "Too many request bytes are being received at once; the client should retry.", 413)
+BYTES_IN_FLIGHT = Reason(
+    "bytes_in_flight", "refusal", "Too many request bytes are being received at once; the client should retry.", 413
+)
 BODY_TOO_SLOW = Reason("body_too_slow", "refusal", "The body did not arrive within --body-timeout.", 408)
 NO_RULES = Reason("no_rules", "refusal", "No valid rules file has been loaded yet.", 503)
 PREVIEWS_BUSY = Reason("previews_busy", "refusal", "Every preview place is taken; refused before the body is read.", 503)

@@ -109,7 +109,14 @@ def _as_pod(obj: JSONObject) -> JSONObject:
 
 # What /validate is registered for: workloads whose pod template workerguard would inject.
 WORKLOAD_KINDS = frozenset(
-    {("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"), ("apps", "ReplicaSet"), ("batch", "Job"), ("batch", "CronJob")}
+    {
+        ("apps", "Deployment"),
+        ("apps", "StatefulSet"),
+        ("apps", "DaemonSet"),
+        ("apps", "ReplicaSet"),
+        ("batch", "Job"),
+        ("batch", "CronJob"),
+    }
 )
 
 

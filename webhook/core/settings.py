@@ -264,7 +264,9 @@ def check_relations(resolved: Resolved) -> tuple[list[Problem], list[Finding]]:
             )
         elif liveness == readiness:
             warnings.append(
-                Finding(reasons.LIVENESS_EQUALS_READINESS, "liveness max age equals readiness: a slow node will restart the worker")
+                Finding(
+                    reasons.LIVENESS_EQUALS_READINESS, "liveness max age equals readiness: a slow node will restart the worker"
+                )
             )
     if startup is not None and startup < period:
         problems.append(

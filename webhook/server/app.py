@@ -169,7 +169,9 @@ def create_app(runtime: Runtime) -> ASGIApp:
         return answer
 
     pipeline.route("POST", "/mutate", admission("mutate", runtime.memo.mutation_verdict))
-    pipeline.route("POST", "/validate", admission("validate", lambda request, ruleset: validation_verdict(request, ruleset, runtime.options)))
+    pipeline.route(
+        "POST", "/validate", admission("validate", lambda request, ruleset: validation_verdict(request, ruleset, runtime.options))
+    )
 
     async def preview(scope: Scope, receive: Receive) -> Reply:
         async with runtime.previews.place():

@@ -64,7 +64,9 @@ class PreviewWorkers:
                 return await asyncio.wait_for(done, self.timeout)
             except TimeoutError:
                 await self._replace(pool)
-                raise RequestRefused(reasons.PREVIEW_TIMEOUT, f"the preview took longer than {self.timeout:g}s and was stopped") from None
+                raise RequestRefused(
+                    reasons.PREVIEW_TIMEOUT, f"the preview took longer than {self.timeout:g}s and was stopped"
+                ) from None
 
     def _start(self) -> multiprocessing.pool.Pool:
         # spawn, not fork: the server has threads and an event loop that a forked child must not inherit.
