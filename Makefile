@@ -62,6 +62,7 @@ debian-packages:
 test: $(STAMP)
 	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(TEST_DEBIAN_PACKAGES)"
 	$(BIN)/ruff check webhook tests bench examples writers
+	$(BIN)/ruff format --check webhook tests bench examples writers
 	$(BIN)/lint-imports
 	$(BIN)/mypy --strict webhook
 	$(BIN)/python -m pytest
