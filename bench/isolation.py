@@ -11,8 +11,8 @@ import json
 import tempfile
 from pathlib import Path
 
-from bench.pods import admission_review
 from tests.loadgen import PreviewFlood, Sample, sample
+from tests.pods import admission_review
 from tests.serverproc import Server
 
 MUTATE_BODY = json.dumps(admission_review()).encode()

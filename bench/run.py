@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.pods import admission_review, realistic_pod
+from tests.pods import admission_review, realistic_pod
 from tests.serverproc import free_port, serve_argv, wait_until, write_pair
 from webhook.core.plan import plan
 from webhook.core.rules import BUILTIN_RULES

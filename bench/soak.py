@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 from cryptography import x509
 
-from bench.pods import admission_review
+from tests.pods import admission_review
 from tests.serverproc import SecretVolume, Server, wait_until
-from webhook.certs import DEV_SANS, make_bundle
+from webhook.adapters.certs import DEV_SANS, make_bundle
 
 BODY = json.dumps(admission_review()).encode()
 HEADERS = {"content-type": "application/json"}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.serverproc import free_port
-from webhook.certs import dev_bundle
+from webhook.adapters.certs import dev_bundle
 
 PASSWORD = "s3cr:et/@%"  # an ACL user's password with characters that must be URL-encoded
 ENCODED = urllib.parse.quote(PASSWORD, safe="")

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from webhook.certs import DEV_SANS, make_bundle
+from webhook.adapters.certs import DEV_SANS, make_bundle
 
 T = TypeVar("T")
 

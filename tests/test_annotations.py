@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from webhook.adapters.documents import load_objects
 from webhook.core.annotations import read_pod_annotations
-from webhook.documents import load_objects
 
 
 def test_valid_annotations_become_one_layer_with_origins() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from webhook.certs import inspect_pair, make_bundle, service_sans
+from webhook.adapters.certs import inspect_pair, make_bundle, service_sans
 
 
 def workerguard(*args: str) -> subprocess.CompletedProcess[str]:

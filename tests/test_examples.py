@@ -20,8 +20,8 @@ import yaml
 
 from tests.conftest import validate
 from tests.serverproc import wait_until
+from webhook.adapters.documents import load_objects
 from webhook.core.plan import plan
-from webhook.documents import load_objects
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = {"sh-worker": ROOT / "examples" / "sh-worker.yaml", "python-worker": ROOT / "examples" / "deployment.yaml"}

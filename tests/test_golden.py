@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 from tests.conftest import validate
+from webhook.adapters.documents import load_objects
+from webhook.adapters.preview import render
+from webhook.adapters.rulesfile import load_rules_file
 from webhook.core.plan import plan
-from webhook.documents import load_objects
-from webhook.preview import render
-from webhook.rulesfile import load_rules_file
 
 GOLDEN = Path(__file__).parent / "golden"
 RULES_FILE = GOLDEN / "rules.yaml"

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.pods import admission_review
 from tests.conftest import make_pod
 from tests.loadgen import big_preview_yaml, PreviewFlood, sample
+from tests.pods import admission_review
 from tests.serverproc import review, Server
 from webhook.core.profiles import BUILTIN_PROFILES
 from webhook.core.reasons import REFUSAL_CODES, SKIP_CODES

@@ -15,8 +15,8 @@ import yaml
 from cryptography import x509
 
 from tests.conftest import make_pod, validate, workload_of, WORKLOADS
-from webhook.certs import inspect_pair, service_sans
-from webhook.rulesfile import parse_rules_text
+from webhook.adapters.certs import inspect_pair, service_sans
+from webhook.adapters.rulesfile import parse_rules_text
 from webhook.server.config import _FLAGS
 
 MANIFESTS = Path(__file__).parent.parent / "manifests"

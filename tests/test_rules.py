@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from webhook.adapters.rulesfile import parse_rules_text
 from webhook.core.rules import parse_rules, RulesError, Target
-from webhook.rulesfile import parse_rules_text
 
 GOOD = """
 profiles:

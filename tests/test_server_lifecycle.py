@@ -14,7 +14,7 @@ from cryptography import x509
 
 from tests.conftest import make_pod
 from tests.serverproc import review, SecretVolume, Server, wait_until
-from webhook.certs import CertBundle, DEV_SANS, make_bundle
+from webhook.adapters.certs import CertBundle, DEV_SANS, make_bundle
 
 
 def serial_seen(server: Server, context: ssl.SSLContext) -> int:

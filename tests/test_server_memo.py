@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bench.pods import realistic_pod
 from tests.conftest import make_pod
+from tests.pods import realistic_pod
 from tests.serverproc import review
 from webhook.core.plan import PlanOptions
 from webhook.core.review import BadRequest, mutation_verdict, read_request

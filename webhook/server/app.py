@@ -18,12 +18,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, Histogram
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from webhook.adapters.documents import DocumentError, parse_json
+from webhook.adapters.preview import PAGE_PREVIEW_TYPE, PreviewRequest
 from webhook.core import reasons
 from webhook.core.review import BadRequest, build_response, object_name, read_request, validation_verdict, Verdict
 from webhook.core.rules import RuleSet
 from webhook.core.wire import AdmissionRequest
-from webhook.documents import DocumentError, parse_json
-from webhook.preview import PAGE_PREVIEW_TYPE, PreviewRequest
 from webhook.server.ledger import Admission
 from webhook.server.limits import read_body, RequestRefused
 from webhook.server.runtime import Runtime

@@ -16,8 +16,8 @@ import os
 import signal
 from collections.abc import AsyncIterator
 
+from webhook.adapters.preview import answer_preview, PreviewRequest
 from webhook.core import reasons
-from webhook.preview import answer_preview, PreviewRequest
 from webhook.server.limits import RequestRefused
 
 # Previews allowed to wait for a worker, per worker, before more are refused.

@@ -16,7 +16,7 @@ from typing import Any
 
 import uvicorn
 
-from webhook.certs import dev_bundle
+from webhook.adapters.certs import dev_bundle
 from webhook.server.app import create_app
 from webhook.server.config import ServeConfig
 from webhook.server.logs import configure

@@ -8,10 +8,10 @@ import logging
 import time
 from pathlib import Path
 
+from webhook.adapters.rulesfile import load_rules_file
 from webhook.core.inject import ProbeHelper
 from webhook.core.plan import PlanOptions
 from webhook.core.rules import BUILTIN_RULES, RulesError, RuleSet
-from webhook.rulesfile import load_rules_file
 from webhook.server.config import ServeConfig
 from webhook.server.ledger import Ledger
 from webhook.server.limits import BodyBudget, BodyDeadlines

@@ -13,7 +13,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from webhook.certs import inspect_pair, PairInfo
+from webhook.adapters.certs import inspect_pair, PairInfo
 
 log = logging.getLogger("workerguard.tls")
 

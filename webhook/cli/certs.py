@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from webhook.certs import CertBundle, DEV_SANS, inspect_pair, make_bundle, service_sans
+from webhook.adapters.certs import CertBundle, DEV_SANS, inspect_pair, make_bundle, service_sans
 
 CA_FILE, CERT_FILE, KEY_FILE = "ca.crt", "tls.crt", "tls.key"
 # The cluster's pair has a directory of its own, so it never overwrites the pair `make serve` uses.

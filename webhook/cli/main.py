@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import get_args, TextIO
 
 from webhook import __version__
+from webhook.adapters.documents import DocumentError, load_objects
+from webhook.adapters.preview import PreviewOutput, render
+from webhook.adapters.rulesfile import load_rules_file
 from webhook.core.plan import OnInvalid, plan, PlanOptions
 from webhook.core.rules import BUILTIN_RULES, RulesError, RuleSet
-from webhook.documents import DocumentError, load_objects
-from webhook.preview import PreviewOutput, render
-from webhook.rulesfile import load_rules_file
 
 EXIT_OK, EXIT_DENIED, EXIT_USAGE = 0, 1, 2
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -74,8 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file")
     check.set_defaults(run=run_rules_check)
 
-    from webhook.certs_cli import add_certs_arguments
-    from webhook.manifests_cli import add_manifests_arguments
+    from webhook.cli.certs import add_certs_arguments
+    from webhook.cli.manifests import add_manifests_arguments
     from webhook.server.config import add_serve_arguments  # the server stack loads only when serving
 
     serve = commands.add_parser("serve", help="run the admission webhook over TLS")

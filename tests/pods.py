@@ -1,4 +1,4 @@
-"""The benchmark pod: what a ReplicaSet creates for a real Sidekiq worker, opted in with a profile."""
+"""A realistic pod (what a ReplicaSet creates for a real Sidekiq worker, opted in with a profile) and its AdmissionReview, for the benchmarks and the tests alike."""
 
 from __future__ import annotations
 

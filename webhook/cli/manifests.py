@@ -10,8 +10,8 @@ from typing import TextIO
 
 import yaml
 
-from webhook.certs import inspect_pair
-from webhook.certs_cli import CA_FILE, CERT_FILE, KEY_FILE
+from webhook.adapters.certs import inspect_pair
+from webhook.cli.certs import CA_FILE, CERT_FILE, KEY_FILE
 
 SECRET_NAME = "workerguard-tls"
 

@@ -1,0 +1,1 @@
+"""The command-line front ends: `workerguard preview | rules check | certs | manifests | serve`."""
