@@ -65,7 +65,7 @@ class Pipeline:
     """Every request of ours goes through here once: drain handling, timing, refusals and writing the
     answer. Endpoints are plain handlers (scope, receive) -> Reply. FastAPI's own stack is left to what
     only it does (lifespan, static files, 404s): its middleware stack would sit on /mutate, the path every
-    opted-in pod creation waits for (README's performance section has its cost)."""
+    opted-in pod creation waits for (docs/performance.md has its cost)."""
 
     def __init__(self, runtime: Runtime, fallback: ASGIApp) -> None:
         self.runtime, self.fallback = runtime, fallback

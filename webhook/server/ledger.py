@@ -4,7 +4,7 @@ records are settled into the metrics and the admission log in batches.
 Settling happens every tick (a quarter second), before every /metrics scrape (so a scrape counts every
 answer already given), at shutdown, and whenever MAX_PENDING records have gathered: the answer that
 fills a batch settles it, so no answer waits for more than one small batch. Counting and formatting
-in one loop per batch is cheaper than the same work spread over every request (README's performance
+in one loop per batch is cheaper than the same work spread over every request (docs/performance.md
 section has the figures).
 """
 
