@@ -18,7 +18,8 @@ from tests.serverproc import review
 from webhook.core.review import Verdict
 from webhook.core.rules import RuleSet
 from webhook.core.wire import AdmissionRequest
-from webhook.server.app import ANSWER_SLICE_BYTES, create_app
+from webhook.server.app import ANSWER_SLICE_BYTES
+from webhook.server.bootstrap import build_app, build_runtime
 from webhook.server.config import ServeConfig
 from webhook.server.runtime import Runtime
 
@@ -27,7 +28,7 @@ T = TypeVar("T")
 
 def run(runtime: Runtime, talk: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
     async def main() -> T:
-        transport = httpx.ASGITransport(app=create_app(runtime))
+        transport = httpx.ASGITransport(app=build_app(runtime))
         async with httpx.AsyncClient(transport=transport, base_url="http://workerguard") as client:
             return await talk(client)
 
@@ -43,7 +44,7 @@ def sample(runtime: Runtime, name: str, **labels: str) -> float:
 
 @pytest.fixture
 def runtime() -> Runtime:
-    return Runtime(ServeConfig(preview="off"), None)
+    return build_runtime(ServeConfig(preview="off"), None)
 
 
 def test_mutate_answers_patches_and_counts_one_admission(runtime: Runtime) -> None:
@@ -145,7 +146,7 @@ def test_with_previews_off_the_page_and_preview_are_not_found(runtime: Runtime) 
 
 
 def test_the_page_is_served_with_its_security_policy() -> None:
-    runtime = Runtime(ServeConfig(preview="on"), None)
+    runtime = build_runtime(ServeConfig(preview="on"), None)
     answer = run(runtime, lambda client: client.get("/"))
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
     assert "script-src 'self'" in answer.headers["content-security-policy"]

@@ -24,7 +24,7 @@ def test_every_setting_is_in_the_annotation_tables(page: str) -> None:
 def test_every_env_a_writer_reads_is_in_the_contract_and_each_writer() -> None:
     provenance = plan(make_pod()).provenance
     assert provenance is not None
-    names = list(writer_env(provenance.settings))
+    names = list(writer_env(provenance.resolved.settings))
     pages = [
         "docs/heartbeat-contract.md",
         "writers/python/src/workerguard_heartbeat/settings.py",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from webhook.adapters.documents import DocumentError, load_objects, parse_yaml_all
+from webhook.adapters.documents import load_objects, parse_yaml_all
+from webhook.core.errors import DocumentError
 
 
 def test_unquoted_dates_stay_text_as_kubectl_reads_them() -> None:

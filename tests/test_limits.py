@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from webhook.server.limits import BodyBudget, BodyDeadlines, read_body, RequestRefused
+from webhook.core.errors import RequestRefused
+from webhook.server.limits import BodyBudget, BodyDeadlines, read_body
 
 
 def receiver(chunks: list[bytes]) -> Any:

@@ -16,7 +16,7 @@ from tests.serverproc import review
 from tests.strategies import BAD, objects, pods
 from webhook.core.annotations import PREFIX, STATUS
 from webhook.core.plan import plan, PlanOptions
-from webhook.core.review import mutation_inputs, mutation_verdict, read_request
+from webhook.core.review import mutation_question, mutation_verdict, read_request
 from webhook.core.rules import BUILTIN_RULES, parse_rules
 from webhook.core.workload import locate_pod
 from webhook.server.memo import VerdictMemo
@@ -137,8 +137,9 @@ def test_a_verdict_the_server_remembers_is_the_verdict_planning_gives(pod: dict[
 
 GOLDEN_RULES = parse_rules(yaml.safe_load((Path(__file__).parent / "golden" / "rules.yaml").read_text()))
 # Keys planning reads (a setting, the inject label, the default container, the autoscaler's, those the
-# golden rules match on), each with values that change a plan, mixed with keys it never reads: a reader
-# left out of mutation_inputs shows up as two pods with equal inputs and different verdicts.
+# golden rules match on, spec fields it reads), each with values that change a plan, mixed with keys it
+# never reads (a StatefulSet's and a DaemonSet's per-pod fields among them): were planning to read
+# something left out of its input, two pods with equal inputs would get different verdicts.
 TOUCHED = {
     ("labels", "workerguard.io/inject"): ["true", "false"],
     ("annotations", "workerguard.io/probe-period"): ["20s"],
@@ -149,6 +150,11 @@ TOUCHED = {
     ("annotations", "example.com/node-pool"): ["batch"],
     ("annotations", "example.com/nonce"): ["1", "2"],
     ("labels", "statefulset.kubernetes.io/pod-name"): ["w-0"],
+    ("spec", "terminationGracePeriodSeconds"): [3600],
+    ("spec", "hostname"): ["w-0", "w-1"],
+    ("spec", "subdomain"): ["workers"],
+    ("spec", "nodeName"): ["node-a"],
+    ("spec", "affinity"): [{"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}}}],
 }
 # One key set or removed (None) per example.
 TOUCH = st.sampled_from(sorted(TOUCHED.items())).flatmap(
@@ -160,8 +166,8 @@ TOUCH = st.sampled_from(sorted(TOUCHED.items())).flatmap(
 def test_pods_with_equal_planning_inputs_get_equal_verdicts(
     pod: dict[str, Any], touch: tuple[tuple[str, str], str | None], profile: str | None, golden_rules: bool
 ) -> None:
-    """The memo's key is mutation_inputs; a label or annotation it leaves out must not change a verdict.
-    Touching keys planning reads mostly changes the inputs; then there is nothing to compare."""
+    """The memo's key is the planning input; what it leaves out must not change a verdict. Touching what
+    planning reads mostly changes the inputs; then there is nothing to compare."""
     rules = GOLDEN_RULES if golden_rules else BUILTIN_RULES
     # Most generated pods are skipped or denied before their labels and annotations matter; these are not.
     pod["metadata"]["labels"]["workerguard.io/inject"] = "true"
@@ -173,11 +179,11 @@ def test_pods_with_equal_planning_inputs_get_equal_verdicts(
     pod["spec"]["containers"].append({"name": "statsd", "image": "prom/statsd-exporter:v0.26.0"})
     touched = copy.deepcopy(pod)
     (where, key), value = touch
-    mapping = touched["metadata"].setdefault(where, {})
+    mapping = touched["spec"] if where == "spec" else touched["metadata"].setdefault(where, {})
     if value is None:
         mapping.pop(key, None)
     else:
         mapping[key] = value
     one, two = _pod_create(pod), _pod_create(touched)
-    if mutation_inputs(one, rules) == mutation_inputs(two, rules):
+    if mutation_question(one, rules) == mutation_question(two, rules):
         assert mutation_verdict(one, rules, PlanOptions()) == mutation_verdict(two, rules, PlanOptions())

@@ -11,8 +11,9 @@ import jsonpatch
 import pytest
 
 from tests.conftest import make_pod, validate
+from webhook.core.errors import BadRequest
 from webhook.core.plan import PlanOptions
-from webhook.core.review import BadRequest, build_response, mutation_verdict, object_name, read_request, Verdict
+from webhook.core.review import build_response, mutation_verdict, object_name, read_request, Verdict
 from webhook.core.rules import BUILTIN_RULES, RuleSet
 from webhook.core.wire import AdmissionReview
 
@@ -28,7 +29,7 @@ class Answered:
 
     @property
     def decision(self) -> str:
-        return self.verdict.outcome
+        return self.verdict.decision
 
     @property
     def reasons(self) -> tuple[str, ...]:

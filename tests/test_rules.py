@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from webhook.adapters.rulesfile import parse_rules_text
-from webhook.core.rules import parse_rules, RulesError, Target
+from webhook.core.errors import RulesError
+from webhook.core.rules import parse_rules, Target
 
 GOOD = """
 profiles:

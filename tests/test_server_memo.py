@@ -12,8 +12,9 @@ import yaml
 from tests.conftest import make_pod
 from tests.pods import realistic_pod
 from tests.serverproc import review
+from webhook.core.errors import BadRequest
 from webhook.core.plan import PlanOptions
-from webhook.core.review import BadRequest, mutation_verdict, read_request
+from webhook.core.review import mutation_verdict, read_request
 from webhook.core.rules import BUILTIN_RULES, parse_rules, RuleSet
 from webhook.core.wire import AdmissionRequest
 from webhook.server.memo import VerdictMemo
@@ -37,7 +38,7 @@ def test_a_replica_is_answered_from_the_memo() -> None:
     one, two = memo.mutation_verdict(request(first), BUILTIN_RULES), memo.mutation_verdict(request(second), BUILTIN_RULES)
     assert (memo.hits, memo.misses) == (1, 1)
     assert two is one and two == planned(second)
-    assert two.outcome == "patched" and two.profile == "sidekiq"
+    assert two.decision == "patched" and two.profile == "sidekiq"
 
 
 def _variants() -> list[tuple[str, Any]]:
@@ -45,7 +46,6 @@ def _variants() -> list[tuple[str, Any]]:
         ("annotation", lambda p: p["metadata"]["annotations"].update({"workerguard.io/probe-period": "20s"})),
         ("label", lambda p: p["metadata"]["labels"].update({"workerguard.io/inject": "false"})),
         ("spec", lambda p: p["spec"]["containers"][0].update({"readinessProbe": {"exec": {"command": ["true"]}}})),
-        ("metadata namespace", lambda p: p["metadata"].update({"namespace": "kube-system"})),
         ("kind", lambda p: p.update({"kind": "Deployment"})),
     ]
 
@@ -68,13 +68,26 @@ def test_any_change_plan_reads_is_a_different_question(name: str, change: Any) -
     assert result == expected
 
 
+def test_the_pods_own_namespace_counts_only_where_the_request_names_none() -> None:
+    memo = VerdictMemo(PlanOptions())
+    pod, moved = realistic_pod(), realistic_pod()
+    moved["metadata"]["namespace"] = "kube-system"
+    assert memo.mutation_verdict(request(pod, namespace=""), BUILTIN_RULES).decision == "patched"
+    excluded = memo.mutation_verdict(request(moved, namespace=""), BUILTIN_RULES)
+    assert (excluded.decision, excluded.reasons, memo.misses) == ("allowed", ("excluded_namespace",), 2)
+    # Where the request names the namespace, the pod's own is never read: both ask the first question.
+    assert memo.mutation_verdict(request(moved, namespace="billing"), BUILTIN_RULES).decision == "patched"
+    assert memo.mutation_verdict(request(pod, namespace="billing"), BUILTIN_RULES).decision == "patched"
+    assert (memo.hits, memo.misses) == (2, 2)
+
+
 def test_the_request_namespace_is_part_of_the_question() -> None:
     memo = VerdictMemo(PlanOptions())
     pod = realistic_pod()
     del pod["metadata"]["namespace"]
     patched = memo.mutation_verdict(request(pod, namespace="billing"), BUILTIN_RULES)
     excluded = memo.mutation_verdict(request(pod, namespace="kube-system"), BUILTIN_RULES)
-    assert (patched.outcome, excluded.outcome, excluded.reasons) == ("patched", "allowed", ("excluded_namespace",))
+    assert (patched.decision, excluded.decision, excluded.reasons) == ("patched", "allowed", ("excluded_namespace",))
 
 
 def test_new_rules_are_never_answered_from_old_memories() -> None:
@@ -119,6 +132,33 @@ def test_labels_and_annotations_planning_never_reads_share_one_verdict() -> None
     one, two = memo.mutation_verdict(request(first), BUILTIN_RULES), memo.mutation_verdict(request(second), BUILTIN_RULES)
     assert (memo.hits, memo.misses) == (1, 1)
     assert two is one and two == planned(second)
+
+
+def statefulset_pod(ordinal: int) -> dict[str, Any]:
+    pod = realistic_pod()
+    name = f"billing-sidekiq-{ordinal}"
+    pod["metadata"]["name"] = name
+    pod["metadata"]["labels"].update({"statefulset.kubernetes.io/pod-name": name, "apps.kubernetes.io/pod-index": str(ordinal)})
+    pod["spec"].update({"hostname": name, "subdomain": "billing-sidekiq"})
+    return pod
+
+
+def daemonset_pod(node: str) -> dict[str, Any]:
+    pod = realistic_pod()
+    term = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}
+    pod["spec"]["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
+    return pod
+
+
+@pytest.mark.parametrize("make", [statefulset_pod, lambda n: daemonset_pod(f"node-{n}")], ids=["statefulset", "daemonset"])
+def test_pods_that_differ_only_in_fields_planning_never_reads_share_one_verdict(make: Any) -> None:
+    """A StatefulSet's pods differ in name, hostname and their pod-name and pod-index labels; a
+    DaemonSet's in the node their affinity names. Planning reads none of those."""
+    memo = VerdictMemo(PlanOptions())
+    verdicts = [memo.mutation_verdict(request(make(n)), BUILTIN_RULES) for n in range(4)]
+    assert (memo.hits, memo.misses) == (3, 1)
+    assert all(verdict is verdicts[0] for verdict in verdicts)
+    assert verdicts[3] == planned(make(3)) and verdicts[3].decision == "patched"
 
 
 # A pod with no annotations gets a whole annotations map added; one with only foreign ones gets keys added.

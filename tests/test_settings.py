@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import typing
+
 import pytest
 
-from webhook.core.rules import parse_rules, RulesError
+from webhook.core.errors import RulesError, SettingError
+from webhook.core.rules import parse_rules
 from webhook.core.settings import (
     check_relations,
     Layer,
@@ -15,8 +19,21 @@ from webhook.core.settings import (
     parse_heartbeat_path,
     parse_optional_duration,
     resolve,
-    SettingError,
+    Settings,
+    SPECS,
 )
+
+
+def test_settings_has_one_typed_field_per_row_of_the_table() -> None:
+    """A field per key (`probe-period` is probe_period), of the type the key's parser returns; None as
+    well only where a value may be unset (the container: chosen later)."""
+    hints = typing.get_type_hints(Settings)
+    assert [field.name for field in dataclasses.fields(Settings)] == [key.replace("-", "_") for key in SPECS]
+    for key, spec in SPECS.items():
+        parsed = typing.get_type_hints(spec.parse)["return"]
+        assert hints[key.replace("-", "_")] in (parsed, parsed | None), key
+        default = getattr(Settings(), key.replace("-", "_"))
+        assert default is None or spec.parse(spec.render(default)) == default, key
 
 
 @pytest.mark.parametrize(
@@ -114,17 +131,17 @@ def test_later_layers_win_and_sources_are_kept() -> None:
             Layer("annotation:workerguard.io/{key}", {"readiness-max-age": 90}),
         ]
     )
-    assert resolved["readiness-max-age"] == 90
+    assert resolved.settings.readiness_max_age == 90
     assert resolved.sources["readiness-max-age"] == "annotation:workerguard.io/readiness-max-age"
-    assert resolved["shutdown-timeout"] == 600
+    assert resolved.settings.shutdown_timeout == 600
     assert resolved.sources["shutdown-timeout"] == "rule:billing"
     assert resolved.sources["probe-period"] == "default"
 
 
 def test_liveness_defaults_to_five_times_readiness_wherever_readiness_came_from() -> None:
-    assert resolve([])["liveness-max-age"] == 300
-    assert resolve([Layer("rule:x", {"readiness-max-age": 120})])["liveness-max-age"] == 600
-    assert resolve([Layer("rule:x", {"liveness-max-age": None})])["liveness-max-age"] is None
+    assert resolve([]).settings.liveness_max_age == 300
+    assert resolve([Layer("rule:x", {"readiness-max-age": 120})]).settings.liveness_max_age == 600
+    assert resolve([Layer("rule:x", {"liveness-max-age": None})]).settings.liveness_max_age is None
 
 
 @pytest.mark.parametrize(
@@ -179,4 +196,4 @@ def test_a_rule_name_with_a_final_newline_is_not_a_dns_label() -> None:
 @pytest.mark.parametrize(("readiness", "liveness"), [(60, 300), (3600, 18000), (86_400, 86_400), (20_000, 86_400)])
 def test_the_derived_liveness_max_age_is_five_times_readiness_and_at_most_24h(readiness: int, liveness: int) -> None:
     resolved = resolve([Layer("annotation:{key}", {"readiness-max-age": readiness})])
-    assert (resolved["liveness-max-age"], resolved.sources["liveness-max-age"]) == (liveness, "default")
+    assert (resolved.settings.liveness_max_age, resolved.sources["liveness-max-age"]) == (liveness, "default")

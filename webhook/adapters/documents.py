@@ -7,13 +7,10 @@ from typing import Any
 import orjson
 import yaml
 
+from webhook.core.errors import DocumentError
 from webhook.core.types import JSONObject
 
 DEFAULT_MAX_DOCUMENTS = 200
-
-
-class DocumentError(ValueError):
-    """The text is not a readable object; the message says what and where."""
 
 
 # Deeper than any Kubernetes object; also what keeps libyaml's recursive composer off the C stack's end.

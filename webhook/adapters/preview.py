@@ -13,11 +13,12 @@ from typing import Any, Literal, TypedDict
 import orjson
 import yaml
 
-from webhook.adapters.documents import DocumentError, load_objects, parse_json
+from webhook.adapters.documents import load_objects, parse_json
 from webhook.adapters.rulesfile import parse_rules_text
 from webhook.core import reasons
+from webhook.core.errors import DocumentError, RulesError
 from webhook.core.plan import Plan, plan, PlanOptions
-from webhook.core.rules import RulesError, RuleSet
+from webhook.core.rules import RuleSet
 from webhook.core.types import JSONObject, PatchOp
 
 PAGE_PREVIEW_TYPE = "application/vnd.workerguard.preview+json"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from webhook.adapters.documents import DocumentError, parse_yaml_all
-from webhook.core.rules import parse_rules, RulesError, RuleSet
-from webhook.core.types import Problem
+from webhook.adapters.documents import parse_yaml_all
+from webhook.core.errors import DocumentError, Problem, RulesError
+from webhook.core.rules import parse_rules, RuleSet
 
 MAX_RULES_BYTES = 1024 * 1024
 

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import get_args, TextIO
 
 from webhook import __version__
-from webhook.adapters.documents import DocumentError, load_objects
+from webhook.adapters.documents import load_objects
 from webhook.adapters.preview import PreviewOutput, render
 from webhook.adapters.rulesfile import load_rules_file
+from webhook.core.errors import DocumentError, RulesError
 from webhook.core.plan import OnInvalid, plan, PlanOptions
-from webhook.core.rules import BUILTIN_RULES, RulesError, RuleSet
+from webhook.core.rules import BUILTIN_RULES, RuleSet
 
 EXIT_OK, EXIT_DENIED, EXIT_USAGE = 0, 1, 2
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -143,7 +144,8 @@ def run_preview(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
 
 
 def run_serve(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
-    from webhook.server.config import config_from_args, ConfigError
+    from webhook.core.errors import ConfigError
+    from webhook.server.config import config_from_args
     from webhook.server.run import serve
 
     try:

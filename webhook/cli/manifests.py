@@ -12,6 +12,7 @@ import yaml
 
 from webhook.adapters.certs import inspect_pair
 from webhook.cli.certs import CA_FILE, CERT_FILE, KEY_FILE
+from webhook.core.errors import CertificateError
 
 SECRET_NAME = "workerguard-tls"
 
@@ -45,7 +46,7 @@ def run_manifests(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> in
     try:
         ca, cert, key = ((certs / name).read_bytes() for name in (CA_FILE, CERT_FILE, KEY_FILE))
         if not inspect_pair(cert, key).key_matches:
-            raise ValueError(f"{certs / KEY_FILE} does not belong to {certs / CERT_FILE}")
+            raise CertificateError(f"{certs / KEY_FILE} does not belong to {certs / CERT_FILE}")
     except (OSError, ValueError) as error:
         print(f"workerguard: {error}", file=sys.stderr)
         return 2

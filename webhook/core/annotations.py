@@ -6,8 +6,8 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from webhook.core.settings import Layer, parse_setting, SettingError, SPECS
-from webhook.core.types import Problem
+from webhook.core.errors import Problem, SettingError
+from webhook.core.settings import Layer, parse_setting, SPECS
 
 PREFIX = "workerguard.io/"
 INJECT_LABEL = PREFIX + "inject"

@@ -16,9 +16,10 @@ from typing import Any
 from webhook import __version__
 from webhook.core import probes, reasons
 from webhook.core.annotations import SAFE_TO_EVICT, SAFE_TO_EVICT_LOCAL_VOLUMES
+from webhook.core.errors import Problem
 from webhook.core.patch import PatchBuilder
-from webhook.core.settings import BUNDLED_SHELL_NAME, Resolved
-from webhook.core.types import Finding, JSONObject, Problem
+from webhook.core.settings import BUNDLED_SHELL_NAME, Settings
+from webhook.core.types import Finding, JSONObject
 from webhook.core.workload import PodView
 
 HEARTBEAT_ENV = "WORKERGUARD_HEARTBEAT_FILE"
@@ -32,15 +33,11 @@ BUNDLED_VOLUME_SIZE_LIMIT = "8Mi"
 PROBE_SHELL_INIT_NAME = "workerguard-probe-shell"
 GRACE_MARGIN_SECONDS = 5
 KUBERNETES_DEFAULT_GRACE_SECONDS = 30
-_PROBES = (
-    ("startupProbe", "startup-timeout", probes.startup_probe),
-    ("readinessProbe", "readiness-max-age", probes.readiness_probe),
-    ("livenessProbe", "liveness-max-age", probes.liveness_probe),
-)
+_PROBE_FIELDS = ("startupProbe", "readinessProbe", "livenessProbe")
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
 _OUR_VOLUME = re.compile(rf"{VOLUME_NAME}(-[0-9]+)?")
-# env name -> (value, the settings behind it)
-WriterEnv = dict[str, tuple[str, tuple[str, ...]]]
+# env name -> value
+WriterEnv = dict[str, str]
 _EXEC_AT_COMMAND_START = re.compile(r"(^|[;&|(]\s*)exec\s")
 # A script that traps TERM is the worker itself, written to stop on it.
 _TERM_TRAP = re.compile(r"(^|[;&|(\n]\s*)trap\s[^\n]*\b(TERM|SIGTERM|15)\b")
@@ -60,28 +57,48 @@ class ProbeHelper:
     path: str = DEFAULT_HELPER_PATH
 
 
+# Which settings shape each part inject() writes. A step records the path it wrote and the part it is;
+# a setting's explanation lists the paths of the parts it shapes.
+SHAPED_BY: dict[str, tuple[str, ...]] = {
+    "volume": ("heartbeat-path",),
+    "volume for the bundled shell": ("heartbeat-path", "probe-shell"),
+    PROBE_SHELL_INIT_NAME: ("probe-shell", "heartbeat-path"),
+    "volumeMount": ("heartbeat-path",),
+    HEARTBEAT_ENV: ("heartbeat-path",),
+    STUCK_AFTER_ENV: ("stuck-after",),
+    BEAT_INTERVAL_ENV: ("readiness-max-age",),
+    "replaced probe": ("override-probes",),
+    "startupProbe": ("startup-timeout", "probe-period", "heartbeat-path", "heartbeat-format", "container", "readiness-max-age"),
+    "readinessProbe": ("readiness-max-age", "probe-period", "heartbeat-path", "heartbeat-format", "container"),
+    "livenessProbe": ("liveness-max-age", "probe-period", "heartbeat-path", "heartbeat-format", "container"),
+    "preStop": ("prestop-sleep", "heartbeat-path", "container"),
+    "terminationGracePeriodSeconds": ("shutdown-timeout", "prestop-sleep"),
+    "autoscaler annotation": ("safe-to-evict",),
+}
+
+
 @dataclass
 class Injection:
     builder: PatchBuilder = field(default_factory=PatchBuilder)
-    shaped: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (injected path, settings behind it)
+    shaped: list[tuple[str, str]] = field(default_factory=list)  # (injected path, its part in SHAPED_BY)
     warnings: list[Finding] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
-    def record(self, path: str, *settings: str) -> None:
-        self.shaped.append((path, settings))
+    def record(self, path: str, part: str) -> None:
+        self.shaped.append((path, part))
 
 
-def paths_by_setting(shaped: list[tuple[str, tuple[str, ...]]]) -> dict[str, list[str]]:
+def paths_by_setting(shaped: list[tuple[str, str]]) -> dict[str, list[str]]:
     """The injected paths each setting shaped: built only when someone asks for explanations."""
     paths: defaultdict[str, list[str]] = defaultdict(list)
-    for path, settings in shaped:
-        for setting in settings:
+    for path, part in shaped:
+        for setting in SHAPED_BY[part]:
             paths[setting].append(path)
     return paths
 
 
 def inject(
-    pod: PodView, index: int, settings: Resolved, extra_annotations: Mapping[str, str], helper: ProbeHelper = ProbeHelper()
+    pod: PodView, index: int, settings: Settings, extra_annotations: Mapping[str, str], helper: ProbeHelper = ProbeHelper()
 ) -> Injection:
     container = pod.spec["containers"][index]
     base = f"{pod.pointer}/spec/containers/{index}"
@@ -90,10 +107,10 @@ def inject(
     volume = _free_volume_name(pod.spec)
     env = writer_env(settings)
     present = _writer_env_present(container, env)
-    _check_clashes(container, env, present, where, settings["heartbeat-path"], step)
+    _check_clashes(container, env, present, where, settings.heartbeat_path, step)
     if step.problems:
         return step
-    bundled = settings["probe-shell"] == "bundled"
+    bundled = settings.probe_shell == "bundled"
     if bundled and any(
         isinstance(c, dict) and c.get("name") == PROBE_SHELL_INIT_NAME for c in pod.spec.get("initContainers") or []
     ):
@@ -103,8 +120,8 @@ def inject(
         return step
     _add_volume(pod, volume, bundled, step)
     if bundled:
-        _add_probe_shell_init(pod, volume, settings["heartbeat-path"], helper, step)
-    _add_mount_and_env(container, env, present, base, settings["heartbeat-path"], volume, step)
+        _add_probe_shell_init(pod, volume, settings.heartbeat_path, helper, step)
+    _add_mount_and_env(container, env, present, base, settings.heartbeat_path, volume, step)
     _add_probes(container, base, settings, step)
     _add_prestop(container, base, settings, step)
     _set_grace_period(pod, settings, step)
@@ -161,13 +178,13 @@ def _application_paths(container: JSONObject) -> list[tuple[str, str]]:
     return found
 
 
-def writer_env(settings: Resolved) -> WriterEnv:
+def writer_env(settings: Settings) -> WriterEnv:
     """Every env var a heartbeat writer reads."""
-    stuck = settings["stuck-after"]
+    stuck = settings.stuck_after
     return {
-        HEARTBEAT_ENV: (settings["heartbeat-path"], ("heartbeat-path",)),
-        STUCK_AFTER_ENV: ("off" if stuck is None else str(stuck), ("stuck-after",)),
-        BEAT_INTERVAL_ENV: (str(probes.beat_interval(settings["readiness-max-age"])), ("readiness-max-age",)),
+        HEARTBEAT_ENV: settings.heartbeat_path,
+        STUCK_AFTER_ENV: "off" if stuck is None else str(stuck),
+        BEAT_INTERVAL_ENV: str(probes.beat_interval(settings.readiness_max_age)),
     }
 
 
@@ -202,16 +219,16 @@ def _check_clashes(
             )
     for j, item in present:
         name = item["name"]
-        if item.get("value") != env[name][0]:
+        if item.get("value") != env[name]:
             step.problems.append(
-                Problem(f"{where}.env[{j}]", f"{name} is already set to something other than {env[name][0]}; workerguard sets it")
+                Problem(f"{where}.env[{j}]", f"{name} is already set to something other than {env[name]}; workerguard sets it")
             )
 
 
 def _add_volume(pod: PodView, volume: str, bundled: bool, step: Injection) -> None:
     value = {"name": volume, "emptyDir": {"sizeLimit": BUNDLED_VOLUME_SIZE_LIMIT if bundled else VOLUME_SIZE_LIMIT}}
     path = step.builder.append(f"{pod.pointer}/spec/volumes", pod.spec.get("volumes"), value)
-    step.record(path, "heartbeat-path", *(("probe-shell",) if bundled else ()))
+    step.record(path, "volume for the bundled shell" if bundled else "volume")
 
 
 def _add_probe_shell_init(pod: PodView, volume: str, heartbeat_path: str, helper: ProbeHelper, step: Injection) -> None:
@@ -242,7 +259,7 @@ def _add_probe_shell_init(pod: PodView, volume: str, heartbeat_path: str, helper
         step.builder.add(path, [init])
     else:
         step.builder.add(f"{path}/0", init)
-    step.record(f"{path}/0", "probe-shell", "heartbeat-path")
+    step.record(f"{path}/0", PROBE_SHELL_INIT_NAME)
 
 
 def _add_mount_and_env(
@@ -255,31 +272,38 @@ def _add_mount_and_env(
     step: Injection,
 ) -> None:
     mount = {"name": volume, "mountPath": probes.heartbeat_directory(heartbeat_path)}
-    step.record(step.builder.append(f"{base}/volumeMounts", container.get("volumeMounts"), mount), "heartbeat-path")
+    step.record(step.builder.append(f"{base}/volumeMounts", container.get("volumeMounts"), mount), "volumeMount")
     named = {item["name"] for _, item in present}  # with our value: _check_clashes refused any other
-    missing = [(name, value, settings) for name, (value, settings) in env.items() if name not in named]
-    values = [{"name": name, "value": value} for name, value, _ in missing]
-    for path, (_, _, settings) in zip(step.builder.extend(f"{base}/env", container.get("env"), values), missing, strict=True):
-        step.record(path, *settings)
+    missing = [(name, value) for name, value in env.items() if name not in named]
+    values = [{"name": name, "value": value} for name, value in missing]
+    for path, (name, _) in zip(step.builder.extend(f"{base}/env", container.get("env"), values), missing, strict=True):
+        step.record(path, name)
 
 
-def _add_probes(container: JSONObject, base: str, settings: Resolved, step: Injection) -> None:
+def _probes(settings: Settings) -> dict[str, JSONObject]:
+    """The probes the settings ask for, by field: startup and liveness can be off."""
+    built = {}
+    if settings.startup_timeout is not None:
+        built["startupProbe"] = probes.startup_probe(settings, settings.startup_timeout)
+    built["readinessProbe"] = probes.readiness_probe(settings)
+    if settings.liveness_max_age is not None:
+        built["livenessProbe"] = probes.liveness_probe(settings, settings.liveness_max_age)
+    return built
+
+
+def _add_probes(container: JSONObject, base: str, settings: Settings, step: Injection) -> None:
     kept = []
-    for field_name, setting, build in _PROBES:
-        if settings[setting] is None:
-            continue
+    for field_name, probe in _probes(settings).items():
         path = f"{base}/{field_name}"
-        if field_name in container and not settings["override-probes"]:
+        if field_name in container and not settings.override_probes:
             kept.append(field_name)
             continue
         if field_name in container:
-            step.builder.replace(path, build(settings))
-            step.record(path, "override-probes")
+            step.builder.replace(path, probe)
+            step.record(path, "replaced probe")
         else:
-            step.builder.add(path, build(settings))
-        step.record(path, setting, "probe-period", "heartbeat-path", "heartbeat-format", "container")
-        if field_name == "startupProbe":
-            step.record(path, "readiness-max-age")
+            step.builder.add(path, probe)
+        step.record(path, field_name)
     if kept:
         names = ", ".join(kept)
         step.warnings.append(
@@ -287,8 +311,8 @@ def _add_probes(container: JSONObject, base: str, settings: Resolved, step: Inje
         )
 
 
-def _add_prestop(container: JSONObject, base: str, settings: Resolved, step: Injection) -> None:
-    if settings["prestop-sleep"] == 0:
+def _add_prestop(container: JSONObject, base: str, settings: Settings, step: Injection) -> None:
+    if settings.prestop_sleep == 0:
         return
     lifecycle = container.get("lifecycle")
     if isinstance(lifecycle, dict) and "preStop" in lifecycle:
@@ -297,11 +321,11 @@ def _add_prestop(container: JSONObject, base: str, settings: Resolved, step: Inj
         )
         return
     for path in step.builder.set_keys(f"{base}/lifecycle", lifecycle, {"preStop": probes.prestop_hook(settings)}):
-        step.record(path, "prestop-sleep", "heartbeat-path", "container")
+        step.record(path, "preStop")
 
 
-def _set_grace_period(pod: PodView, settings: Resolved, step: Injection) -> None:
-    needed = settings["shutdown-timeout"] + settings["prestop-sleep"] + GRACE_MARGIN_SECONDS
+def _set_grace_period(pod: PodView, settings: Settings, step: Injection) -> None:
+    needed = settings.shutdown_timeout + settings.prestop_sleep + GRACE_MARGIN_SECONDS
     current = pod.spec.get("terminationGracePeriodSeconds")
     path = f"{pod.pointer}/spec/terminationGracePeriodSeconds"
     if current is None:
@@ -314,13 +338,13 @@ def _set_grace_period(pod: PodView, settings: Resolved, step: Injection) -> None
         )
     else:
         return
-    step.record(path, "shutdown-timeout", "prestop-sleep")
+    step.record(path, "terminationGracePeriodSeconds")
 
 
-def _set_annotations(pod: PodView, settings: Resolved, volume: str, extra: Mapping[str, str], step: Injection) -> None:
+def _set_annotations(pod: PodView, settings: Settings, volume: str, extra: Mapping[str, str], step: Injection) -> None:
     current = pod.metadata.get("annotations")
     wanted: dict[str, str] = {}
-    if not settings["safe-to-evict"]:
+    if not settings.safe_to_evict:
         existing = (current or {}).get(SAFE_TO_EVICT)
         if existing is None:
             wanted[SAFE_TO_EVICT] = "false"
@@ -332,7 +356,7 @@ def _set_annotations(pod: PodView, settings: Resolved, volume: str, extra: Mappi
             wanted[SAFE_TO_EVICT_LOCAL_VOLUMES] = ",".join([*listed, volume])
     paths = step.builder.set_keys(f"{pod.pointer}/metadata/annotations", current, {**wanted, **extra})
     for path in paths[: len(wanted)]:
-        step.record(path, "safe-to-evict")
+        step.record(path, "autoscaler annotation")
 
 
 def shell_script_of(container: JSONObject) -> str | None:

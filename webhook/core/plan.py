@@ -1,11 +1,12 @@
-"""plan(object, rules, options, namespace) -> Plan: the one decision /mutate, /validate, /preview and
-`workerguard preview` share. Pure: nothing is remembered between calls (the server owns the only cache)."""
+"""plan(object, rules, options, namespace) -> Plan: the one planning /mutate, /validate, /preview and
+`workerguard preview` share. It reads one value, the PlanningInput that planning_input() builds, and
+nothing else. Pure: nothing is remembered between calls (the server owns the only cache)."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import jsonpatch
@@ -25,12 +26,13 @@ from webhook.core.annotations import (
     STATUS,
 )
 from webhook.core.commands import command_timeout
+from webhook.core.errors import Problem, ShapeError
 from webhook.core.inject import carries_injection, inject, paths_by_setting, ProbeHelper
 from webhook.core.profiles import DEFAULT_PROFILE
 from webhook.core.rules import BUILTIN_RULES, Rule, RuleSet, Target
 from webhook.core.settings import check_relations, resolve, Resolved, SPECS
-from webhook.core.types import Explanation, Finding, JSONObject, PatchOp, Problem, WARNINGS_MAX
-from webhook.core.workload import container_shape_problems, locate_pod, PodView, shape_problems, ShapeError
+from webhook.core.types import Explanation, Finding, JSONObject, PatchOp, WARNINGS_MAX
+from webhook.core.workload import container_shape_problems, locate_pod, PodView, shape_problems
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public"})
 
@@ -52,8 +54,8 @@ class PlanOptions:
 class Provenance:
     """Where each injected value came from, kept so explanations can be built when someone asks for them."""
 
-    settings: Resolved
-    shaped: list[tuple[str, tuple[str, ...]]]
+    resolved: Resolved
+    shaped: list[tuple[str, str]]  # (injected path, its part in inject.SHAPED_BY)
     profile_source: str
     container: str
     container_source: str
@@ -77,13 +79,13 @@ class Plan:
         /mutate never needs them, so they are not built on its path)."""
         if self.provenance is None or self.profile is None:
             return []
-        provenance, settings = self.provenance, self.provenance.settings
+        provenance, resolved = self.provenance, self.provenance.resolved
         affects = paths_by_setting(provenance.shaped)
         return [
             Explanation("profile", self.profile, provenance.profile_source, ()),
             Explanation("container", provenance.container, provenance.container_source, tuple(affects.get("container", ()))),
             *(
-                Explanation(key, settings.render(key), settings.sources[key], tuple(affects.get(key, ())))
+                Explanation(key, resolved.render(key), resolved.sources[key], tuple(affects.get(key, ())))
                 for key in SPECS
                 if key != "container"
             ),
@@ -99,55 +101,45 @@ class Plan:
         return mutated
 
 
-def plan(
-    obj: JSONObject, rules: RuleSet = BUILTIN_RULES, options: PlanOptions = PlanOptions(), namespace: str | None = None
-) -> Plan:
-    """`namespace` is where the object is created: the request's namespace, or the one a preview names.
-    Without it, the object's own metadata.namespace counts (controller-made pods carry none)."""
-    try:
-        pod = locate_pod(obj)
-    except ShapeError as error:
-        return _deny_or_allow(obj, [Problem(error.field, error.message)], [], options)
-    if pod is None:
-        return _skipped(obj, Finding(reasons.UNSUPPORTED_KIND, f"kind {obj.get('kind')!r} holds no pod template"))
-    namespace = namespace or _metadata_namespace(obj)
-    if namespace in SYSTEM_NAMESPACES or namespace == options.own_namespace:
-        return _skipped(obj, Finding(reasons.EXCLUDED_NAMESPACE, f"namespace '{namespace}' is never mutated"))
-    if not isinstance(pod.metadata.get("labels", {}), dict) or pod.labels.get(INJECT_LABEL) != "true":
-        return _skipped(obj, Finding(reasons.NOT_OPTED_IN, f'the pod is not labelled {INJECT_LABEL}: "true"'))
-    shape = shape_problems(pod)
-    if shape:
-        return _deny_or_allow(obj, shape, [], options)
-    if isinstance(pod.spec.get("os"), dict) and pod.spec["os"].get("name") == "windows":
-        windows = Finding(reasons.WINDOWS_POD, "Windows pods have no POSIX shell for exec probes: left untouched")
-        return _skipped(obj, windows, [windows])
-    if STATUS in pod.annotations:
-        return _skipped(obj, Finding(reasons.ALREADY_INJECTED, f"{STATUS} is present: already injected"))
-    return _plan_injection(obj, pod, namespace or "", rules, options)
-
-
-# The annotations planning reads besides workerguard.io/* and those the rules match on. Reading one more
-# anywhere in plan() means naming it here (or, for a label, in RuleSet.label_keys), or the server's memo
-# could answer with another pod's verdict.
+# The fields of a Pod's spec that planning reads; planning_input() drops the others, so planning sees
+# none of them. Reading one more means naming it here. Pods may differ in what is left out and still
+# share a verdict: a StatefulSet's hostname, a DaemonSet's node affinity, a node name.
+PLANNED_SPEC_FIELDS = ("containers", "initContainers", "volumes", "terminationGracePeriodSeconds", "os")
+# The annotations planning reads besides workerguard.io/* and those the rules match on (labels: only
+# those the rules match on, RuleSet.label_keys, which holds the opt-in label).
 READ_ANNOTATIONS = frozenset({DEFAULT_CONTAINER, SAFE_TO_EVICT, SAFE_TO_EVICT_LOCAL_VOLUMES})
 
 
-def planning_inputs(obj: JSONObject, rules: RuleSet, namespace: str | None = None) -> tuple[object, ...]:
-    """Everything plan(obj, rules, options, namespace) reads of a Pod: the namespace, metadata.namespace,
-    the spec, and of the labels and annotations only the keys planning reads (`_read_labels`,
-    `_read_annotations`). Two pods with equal inputs get the same plan but for `source` (a property test
-    holds plan() to it), so the server may remember verdicts by their inputs. Anything but a Pod with
-    metadata counts whole."""
-    metadata = obj.get("metadata")
-    if obj.get("kind") != "Pod" or not isinstance(metadata, dict):
-        return (namespace, obj)
-    return (
-        namespace,
-        metadata.get("namespace"),
-        _read_labels(metadata.get("labels"), rules),
-        _read_annotations(metadata.get("annotations"), rules),
-        obj.get("spec"),
-    )
+@dataclass(frozen=True, slots=True)
+class PlanningInput:
+    """Everything planning reads: where the object is created, and the object as planning sees it.
+
+    For a Pod that is its kind, the spec's PLANNED_SPEC_FIELDS and, of its labels and annotations, only
+    the keys planning reads; a missing or malformed map stays as it is. Anything else counts whole.
+    plan_input() sees nothing but this value, so equal inputs get equal plans, and the server remembers
+    verdicts by key()."""
+
+    namespace: str | None
+    obj: JSONObject
+
+    def key(self) -> bytes:
+        return orjson.dumps((self.namespace, self.obj))  # JSON from parse_json: always serializable again
+
+
+def planning_input(obj: JSONObject, rules: RuleSet = BUILTIN_RULES, namespace: str | None = None) -> PlanningInput:
+    """`namespace` is where the object is created: the request's namespace, or the one a preview names.
+    Without it, the object's own metadata.namespace counts (controller-made pods carry none)."""
+    namespace = namespace or _metadata_namespace(obj)
+    metadata, spec = obj.get("metadata"), obj.get("spec")
+    if obj.get("kind") != "Pod" or not isinstance(metadata, dict) or not isinstance(spec, dict):
+        return PlanningInput(namespace, obj)
+    seen: JSONObject = {}
+    if "labels" in metadata:
+        seen["labels"] = _read_labels(metadata["labels"], rules)
+    if "annotations" in metadata:
+        seen["annotations"] = _read_annotations(metadata["annotations"], rules)
+    planned_spec = {key: spec[key] for key in PLANNED_SPEC_FIELDS if key in spec}
+    return PlanningInput(namespace, {"kind": "Pod", "metadata": seen, "spec": planned_spec})
 
 
 def _read_labels(labels: object, rules: RuleSet) -> object:
@@ -165,55 +157,88 @@ def _read_annotations(annotations: object, rules: RuleSet) -> object:
     return {key: value for key, value in annotations.items() if key.startswith(PREFIX) or key in READ_ANNOTATIONS or key in keys}
 
 
+def plan(
+    obj: JSONObject, rules: RuleSet = BUILTIN_RULES, options: PlanOptions = PlanOptions(), namespace: str | None = None
+) -> Plan:
+    """The plan for obj created in namespace (see planning_input), whose mutated() applies to obj."""
+    planned = plan_input(planning_input(obj, rules, namespace), rules, options)
+    return planned if planned.source is obj else replace(planned, source=obj)
+
+
+def plan_input(given: PlanningInput, rules: RuleSet = BUILTIN_RULES, options: PlanOptions = PlanOptions()) -> Plan:
+    """The plan for what planning_input() gave; its source is given.obj."""
+    obj, namespace = given.obj, given.namespace
+    try:
+        pod = locate_pod(obj)
+    except ShapeError as error:
+        return _deny_or_allow(obj, [Problem(error.field, error.message)], [], options)
+    if pod is None:
+        return _skipped(obj, Finding(reasons.UNSUPPORTED_KIND, f"kind {obj.get('kind')!r} holds no pod template"))
+    if namespace in SYSTEM_NAMESPACES or namespace == options.own_namespace:
+        return _skipped(obj, Finding(reasons.EXCLUDED_NAMESPACE, f"namespace '{namespace}' is never mutated"))
+    if not isinstance(pod.metadata.get("labels", {}), dict) or pod.labels.get(INJECT_LABEL) != "true":
+        return _skipped(obj, Finding(reasons.NOT_OPTED_IN, f'the pod is not labelled {INJECT_LABEL}: "true"'))
+    shape = shape_problems(pod)
+    if shape:
+        return _deny_or_allow(obj, shape, [], options)
+    if isinstance(pod.spec.get("os"), dict) and pod.spec["os"].get("name") == "windows":
+        windows = Finding(reasons.WINDOWS_POD, "Windows pods have no POSIX shell for exec probes: left untouched")
+        return _skipped(obj, windows, [windows])
+    if STATUS in pod.annotations:
+        return _skipped(obj, Finding(reasons.ALREADY_INJECTED, f"{STATUS} is present: already injected"))
+    return _plan_injection(obj, pod, namespace or "", rules, options)
+
+
 def _plan_injection(obj: JSONObject, pod: PodView, namespace: str, rules: RuleSet, options: PlanOptions) -> Plan:
     target = Target(namespace, _strings(pod.labels), _strings(pod.annotations), _images(pod))
     matched = rules.matching(target)
-    settled = _settle(pod, matched, rules)
-    problems = list(settled.problems)
-    settings = settled.settings
-    if settings is None:
+    chosen_settings = _pod_settings(pod, matched, rules)
+    problems = list(chosen_settings.problems)
+    resolved = chosen_settings.resolved
+    if resolved is None:
         return _deny_or_allow(obj, problems, [], options)
-    chosen = _target_container(pod, settings, problems)
+    chosen = _target_container(pod, resolved, problems)
     if problems or chosen is None:
-        return _deny_or_allow(obj, problems, list(settled.warnings), options)
+        return _deny_or_allow(obj, problems, list(chosen_settings.warnings), options)
     index, container_source = chosen
     shape = container_shape_problems(pod, index)
     if shape:
-        return _deny_or_allow(obj, shape, list(settled.warnings), options)
-    if carries_injection(pod, index, settings["heartbeat-path"]):
+        return _deny_or_allow(obj, shape, list(chosen_settings.warnings), options)
+    if carries_injection(pod, index, resolved.settings.heartbeat_path):
         return _skipped(
             obj, Finding(reasons.ALREADY_INJECTED, "it already carries workerguard's heartbeat volume, mount and env")
         )
-    settings, said = _with_command_timeout(pod, index, settings)
-    status = _status(settled.profile, settled.rule_names, settings)
-    step = inject(pod, index, settings, {STATUS: status}, options.probe_helper)
+    resolved, said = _with_command_timeout(pod, index, resolved)
+    status = _status(chosen_settings.profile, chosen_settings.rule_names, resolved)
+    step = inject(pod, index, resolved.settings, {STATUS: status}, options.probe_helper)
     if step.problems:
-        return _deny_or_allow(obj, step.problems, list(settled.warnings), options)
+        return _deny_or_allow(obj, step.problems, list(chosen_settings.warnings), options)
     container_name = pod.spec["containers"][index]["name"]
     return Plan(
         obj,
         allowed=True,
         patch=step.builder.ops,
-        warnings=_capped([*settled.warnings, *said, *step.warnings]),
-        profile=settled.profile,
-        rules=settled.rule_names,
-        provenance=Provenance(settings, step.shaped, settled.profile_source, container_name, container_source),
+        warnings=_capped([*chosen_settings.warnings, *said, *step.warnings]),
+        profile=chosen_settings.profile,
+        rules=chosen_settings.rule_names,
+        provenance=Provenance(resolved, step.shaped, chosen_settings.profile_source, container_name, container_source),
     )
 
 
 @dataclass(frozen=True, slots=True)
-class Settled:
-    """What the profile, the matched rules and the pod's own annotations settle, before its containers count."""
+class PodSettings:
+    """The settings that the profile, the matched rules and the pod's own annotations give, before its
+    containers count."""
 
     profile: str
     profile_source: str
     rule_names: tuple[str, ...]
-    settings: Resolved | None  # None: the profile is unknown
+    resolved: Resolved | None  # None: the profile is unknown
     problems: tuple[Problem, ...]
     warnings: tuple[Finding, ...]
 
 
-def _settle(pod: PodView, matched: list[Rule], rules: RuleSet) -> Settled:
+def _pod_settings(pod: PodView, matched: list[Rule], rules: RuleSet) -> PodSettings:
     own = read_pod_annotations(pod.annotations, pod.field_prefix)
     problems = list(own.problems)
     profile_name, profile_source = _choose_profile(own.profile, matched)
@@ -226,29 +251,29 @@ def _settle(pod: PodView, matched: list[Rule], rules: RuleSet) -> Settled:
                 f"unknown profile '{profile_name}'; known: {', '.join(rules.profiles)}",
             )
         )
-        return Settled(profile_name, profile_source, rule_names, None, tuple(problems), ())
-    settings = resolve([profile.layer(), *(rule.layer() for rule in matched), own.layer])
-    relation_problems, warnings = check_relations(settings)
+        return PodSettings(profile_name, profile_source, rule_names, None, tuple(problems), ())
+    resolved = resolve([profile.layer(), *(rule.layer() for rule in matched), own.layer])
+    relation_problems, warnings = check_relations(resolved)
     if not relation_problems:
-        warnings += probes.budget_warnings(settings)
-    return Settled(profile_name, profile_source, rule_names, settings, (*problems, *relation_problems), tuple(warnings))
+        warnings += probes.budget_warnings(resolved.settings)
+    return PodSettings(profile_name, profile_source, rule_names, resolved, (*problems, *relation_problems), tuple(warnings))
 
 
-def _with_command_timeout(pod: PodView, index: int, settings: Resolved) -> tuple[Resolved, list[Finding]]:
+def _with_command_timeout(pod: PodView, index: int, resolved: Resolved) -> tuple[Resolved, list[Finding]]:
     """The worker's own command knows how long it waits on SIGTERM (Sidekiq's -t): that beats a default
     or a profile, and an annotation or rule that says otherwise is worth a warning."""
     found = command_timeout(pod.spec["containers"][index])
-    current, source = settings["shutdown-timeout"], settings.sources["shutdown-timeout"]
+    current, source = resolved.settings.shutdown_timeout, resolved.sources["shutdown-timeout"]
     if found is None or found.seconds == current:
-        return settings, []
+        return resolved, []
     if source == "default" or source.startswith("profile:"):
         where = f"{pod.field_prefix}spec.containers[{index}].{found.field}"
-        return settings.with_value("shutdown-timeout", found.seconds, "command", where), []
+        return resolved.with_value("shutdown-timeout", found.seconds, "command", where), []
     warning = Finding(
         reasons.SHUTDOWN_TIMEOUT_DIFFERS_FROM_COMMAND,
         f"shutdown-timeout {current}s, but the command says {found.said}",
     )
-    return settings, [warning]
+    return resolved, [warning]
 
 
 def _choose_profile(annotated: str | None, matched: Iterable[Rule]) -> tuple[str, str]:
@@ -262,11 +287,11 @@ def _choose_profile(annotated: str | None, matched: Iterable[Rule]) -> tuple[str
     return chosen
 
 
-def _target_container(pod: PodView, settings: Resolved, problems: list[Problem]) -> tuple[int, str] | None:
+def _target_container(pod: PodView, resolved: Resolved, problems: list[Problem]) -> tuple[int, str] | None:
     """The index of the container to inject and the source that chose it."""
     names = [container["name"] for container in pod.spec["containers"]]
-    wanted, source = settings["container"], settings.sources["container"]
-    where = settings.origins.get("container", source)
+    wanted, source = resolved.settings.container, resolved.sources["container"]
+    where = resolved.origins.get("container", source)
     if wanted is None and isinstance(pod.annotations.get(DEFAULT_CONTAINER), str):
         wanted, source = pod.annotations[DEFAULT_CONTAINER], f"annotation:{DEFAULT_CONTAINER}"
         where = annotation_field(pod.field_prefix, DEFAULT_CONTAINER)
@@ -278,10 +303,10 @@ def _target_container(pod: PodView, settings: Resolved, problems: list[Problem])
     return None
 
 
-def _status(profile: str, rule_names: tuple[str, ...], settings: Resolved) -> str:
-    body = {"version": __version__, "profile": profile, "rules": list(rule_names), "settings": settings.digest()}
-    # orjson writes the compact form json.dumps(separators=(",", ":")) would, and faster (README's
-    # performance section); every name in it is a validated DNS label, so there is nothing to escape.
+def _status(profile: str, rule_names: tuple[str, ...], resolved: Resolved) -> str:
+    body = {"version": __version__, "profile": profile, "rules": list(rule_names), "settings": resolved.digest()}
+    # orjson writes the compact form json.dumps(separators=(",", ":")) would, and faster
+    # (docs/performance.md); every name in it is a validated DNS label, so there is nothing to escape.
     return orjson.dumps(body).decode()
 
 

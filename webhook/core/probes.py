@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from webhook.core import reasons
-from webhook.core.settings import BUNDLED_SHELL_NAME, DRAINING_MARKER_NAME, NOT_READY_MARKER_NAME, Resolved
+from webhook.core.settings import BUNDLED_SHELL_NAME, DRAINING_MARKER_NAME, NOT_READY_MARKER_NAME, Settings
 from webhook.core.types import Finding, JSONObject
 
 LIVENESS_FAILURE_THRESHOLD = 3
@@ -135,32 +135,29 @@ PROBE_RUNS_PER_MINUTE_WARN = 12
 LIVENESS_PERIOD_MAX_SECONDS = 60
 
 
-def liveness_period(settings: Resolved) -> int:
+def liveness_period(probe_period: int, liveness_max_age: int) -> int:
     """Liveness only has to notice a wedge within its own window, not every readiness period: a fifth of
     liveness-max-age, at most a minute, never shorter than the probe period."""
-    period: int = settings["probe-period"]
-    max_age: int = settings["liveness-max-age"]
-    return max(period, min(LIVENESS_PERIOD_MAX_SECONDS, max_age // 5))
+    return max(probe_period, min(LIVENESS_PERIOD_MAX_SECONDS, liveness_max_age // 5))
 
 
-def liveness_limit(settings: Resolved) -> int:
+def liveness_limit(probe_period: int, liveness_max_age: int) -> int:
     """The age at which one liveness run fails. Kubelet restarts after LIVENESS_FAILURE_THRESHOLD failures
     in a row, one period apart, so failing from max-age minus the periods in between restarts once the
     worker has been silent for liveness-max-age, within one period (and so after readiness failed)."""
-    stretch = (LIVENESS_FAILURE_THRESHOLD - 1) * liveness_period(settings)
-    liveness: int = settings["liveness-max-age"]
-    return max(0, liveness - stretch)
+    stretch = (LIVENESS_FAILURE_THRESHOLD - 1) * liveness_period(probe_period, liveness_max_age)
+    return max(0, liveness_max_age - stretch)
 
 
-def probe_runs_per_minute(settings: Resolved) -> float:
+def probe_runs_per_minute(settings: Settings) -> float:
     """Steady-state exec runs a minute for one pod: readiness and liveness (startup stops once it passes)."""
-    runs: float = 60 / settings["probe-period"]
-    if settings["liveness-max-age"] is not None:
-        runs += 60 / liveness_period(settings)
+    runs = 60 / settings.probe_period
+    if settings.liveness_max_age is not None:
+        runs += 60 / liveness_period(settings.probe_period, settings.liveness_max_age)
     return runs
 
 
-def budget_warnings(settings: Resolved) -> list[Finding]:
+def budget_warnings(settings: Settings) -> list[Finding]:
     runs = probe_runs_per_minute(settings)
     if runs <= PROBE_RUNS_PER_MINUTE_WARN:
         return []
@@ -171,48 +168,51 @@ def budget_warnings(settings: Resolved) -> list[Finding]:
 _IMAGE_SHELL = ("sh", "-c")
 
 
-def shell_of(settings: Resolved) -> tuple[str, ...]:
+def shell_of(settings: Settings) -> tuple[str, ...]:
     """How a script is started: the image's sh, or the busybox the init container put in the volume."""
-    if settings["probe-shell"] == "bundled":
-        return (marker(settings["heartbeat-path"], BUNDLED_SHELL_NAME), "sh", "-c")
+    if settings.probe_shell == "bundled":
+        return (marker(settings.heartbeat_path, BUNDLED_SHELL_NAME), "sh", "-c")
     return _IMAGE_SHELL
 
 
-def readiness_probe(settings: Resolved) -> JSONObject:
+def readiness_probe(settings: Settings) -> JSONObject:
     return _readiness_probe(
         shell_of(settings),
-        settings["heartbeat-path"],
-        settings["heartbeat-format"],
-        settings["readiness-max-age"],
-        settings["probe-period"],
+        settings.heartbeat_path,
+        settings.heartbeat_format,
+        settings.readiness_max_age,
+        settings.probe_period,
     )
 
 
-def liveness_probe(settings: Resolved) -> JSONObject:
+def liveness_probe(settings: Settings, max_age: int) -> JSONObject:
+    """max_age: liveness-max-age, which a pod without liveness (off) has none of."""
+    period = settings.probe_period
     return _liveness_probe(
         shell_of(settings),
-        settings["heartbeat-path"],
-        settings["heartbeat-format"],
-        liveness_limit(settings),
-        liveness_period(settings),
-        settings["liveness-max-age"],
+        settings.heartbeat_path,
+        settings.heartbeat_format,
+        liveness_limit(period, max_age),
+        liveness_period(period, max_age),
+        max_age,
     )
 
 
-def startup_probe(settings: Resolved) -> JSONObject:
-    attempts = max(1, math.ceil(settings["startup-timeout"] / settings["probe-period"]))
+def startup_probe(settings: Settings, timeout: int) -> JSONObject:
+    """timeout: startup-timeout, which a pod without a startup probe (off) has none of."""
+    attempts = max(1, math.ceil(timeout / settings.probe_period))
     return _startup_probe(
         shell_of(settings),
-        settings["heartbeat-path"],
-        settings["heartbeat-format"],
-        settings["readiness-max-age"],
-        settings["probe-period"],
+        settings.heartbeat_path,
+        settings.heartbeat_format,
+        settings.readiness_max_age,
+        settings.probe_period,
         attempts,
     )
 
 
-def prestop_hook(settings: Resolved) -> JSONObject:
-    return _prestop_hook(shell_of(settings), settings["heartbeat-path"], settings["prestop-sleep"])
+def prestop_hook(settings: Settings) -> JSONObject:
+    return _prestop_hook(shell_of(settings), settings.heartbeat_path, settings.prestop_sleep)
 
 
 # Every probe object is built for its plan alone, so a caller may edit a patch without touching another's.

@@ -12,29 +12,27 @@ from dataclasses import dataclass
 import orjson
 
 from webhook.core import reasons
-from webhook.core.plan import Plan, plan, planning_inputs, PlanOptions
+from webhook.core.errors import BadRequest
+from webhook.core.plan import Plan, plan, plan_input, planning_input, PlanningInput, PlanOptions
 from webhook.core.rules import RuleSet
 from webhook.core.types import Finding, JSONObject
-from webhook.core.wire import AdmissionRequest, AdmissionResponse, AdmissionReview, Outcome
+from webhook.core.wire import AdmissionRequest, AdmissionResponse, AdmissionReview, Decision
 
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
 DENIED_STATUS_CODE = 400
 
 
-class BadRequest(ValueError):
-    """The body is not an AdmissionReview we can answer."""
-
-
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """What the apiserver is told about an object, apart from the request's identity: what replicas share.
+    """What was decided about one admission, as the apiserver is told it, apart from the request's
+    identity: what replicas share. `decision` says it in one word, for logs and metrics.
 
     `patch` is already base64-encoded, so a verdict the server remembers costs nothing to send again.
     `reasons` are codes from webhook.core.reasons (the skip's first), for metrics and logs.
     """
 
-    outcome: Outcome
+    decision: Decision
     allowed: bool
     patch: str | None = None
     warnings: tuple[str, ...] = ()
@@ -78,6 +76,14 @@ def object_name(request: AdmissionRequest) -> str:
 
 def mutation_verdict(request: AdmissionRequest, rules: RuleSet, options: PlanOptions) -> Verdict:
     """/mutate: a Pod's CREATE is planned and patched; anything else is allowed untouched."""
+    question = mutation_question(request, rules)
+    return question if isinstance(question, Verdict) else verdict_of(plan_input(question, rules, options))
+
+
+def mutation_question(request: AdmissionRequest, rules: RuleSet) -> PlanningInput | Verdict:
+    """What /mutate plans from: a Pod CREATE's planning input. Anything else is answered already, skipped
+    without planning. The uid, the pod's name and ownership, and the fields planning never reads are not
+    in the input, so the server may remember verdicts by its key()."""
     operation = request["operation"]
     kind = request.get("kind") or {}
     if operation != "CREATE":
@@ -88,18 +94,7 @@ def mutation_verdict(request: AdmissionRequest, rules: RuleSet, options: PlanOpt
     object_kind = obj.get("kind", "Pod")
     if object_kind != "Pod":
         raise BadRequest(f"request.object is a {object_kind!r}, not a Pod")
-    return verdict_of(plan(_as_pod(obj), rules, options, request.get("namespace") or None))
-
-
-def mutation_inputs(request: AdmissionRequest, rules: RuleSet) -> tuple[object, ...]:
-    """Everything mutation_verdict(request, rules, options) reads of the request, for any options: equal
-    inputs, equal verdicts. The uid, the object's name and ownership and the labels and annotations
-    planning never reads are not among them (core.plan.planning_inputs says what it reads)."""
-    question = (request["operation"], request.get("kind"), request.get("subResource"))
-    obj = request.get("object")
-    if isinstance(obj, dict) and obj.get("kind", "Pod") == "Pod":
-        return (*question, *planning_inputs(_as_pod(obj), rules, request.get("namespace") or None))
-    return (*question, request.get("namespace"), obj)
+    return planning_input(_as_pod(obj), rules, request.get("namespace") or None)
 
 
 def _as_pod(obj: JSONObject) -> JSONObject:
@@ -144,15 +139,17 @@ def skipped(finding: Finding) -> Verdict:
     return Verdict("allowed", True, reasons=(finding.code,))
 
 
-def verdict_of(outcome: Plan, with_patch: bool = True) -> Verdict:
-    patch = base64.b64encode(orjson.dumps(outcome.patch)).decode() if outcome.patch and with_patch else None
-    warnings = tuple(warning.admission_text() for warning in outcome.warnings)
-    denial = None if outcome.allowed else "workerguard: " + "; ".join(str(problem) for problem in outcome.errors)
-    codes = tuple(warning.code for warning in outcome.warnings)
-    if outcome.skip is not None:
-        codes = (outcome.skip.code, *codes)
-    result: Outcome = "denied" if not outcome.allowed else "patched" if patch is not None else "allowed"
-    return Verdict(result, outcome.allowed, patch, warnings, denial, codes, outcome.profile, outcome.rules, bool(outcome.errors))
+def verdict_of(planned: Plan, with_patch: bool = True) -> Verdict:
+    patch = base64.b64encode(orjson.dumps(planned.patch)).decode() if planned.patch and with_patch else None
+    warnings = tuple(warning.admission_text() for warning in planned.warnings)
+    denial = None if planned.allowed else "workerguard: " + "; ".join(str(problem) for problem in planned.errors)
+    codes = tuple(warning.code for warning in planned.warnings)
+    if planned.skip is not None:
+        codes = (planned.skip.code, *codes)
+    decision: Decision = "denied" if not planned.allowed else "patched" if patch is not None else "allowed"
+    return Verdict(
+        decision, planned.allowed, patch, warnings, denial, codes, planned.profile, planned.rules, bool(planned.errors)
+    )
 
 
 def build_response(request: AdmissionRequest, verdict: Verdict) -> AdmissionReview:

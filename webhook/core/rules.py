@@ -17,18 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webhook.core.annotations import INJECT_LABEL
+from webhook.core.errors import Problem, RulesError, SettingError
 from webhook.core.profiles import BUILTIN_PROFILES, Profile
-from webhook.core.settings import check_relations, Layer, parse_setting, resolve, SettingError, SPECS
-from webhook.core.types import Problem
+from webhook.core.settings import check_relations, Layer, parse_setting, resolve, SPECS
 
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _MATCH_KEYS = ("namespaces", "labels", "annotations", "images")
-
-
-class RulesError(ValueError):
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("; ".join(str(problem) for problem in problems))
-        self.problems = problems
 
 
 @dataclass(frozen=True, slots=True)

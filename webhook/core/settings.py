@@ -1,7 +1,9 @@
 """The settings workerguard resolves for one pod: their parsers, defaults, layering and cross-checks.
 
-One table (SPECS) parses a setting's text the same way whether it comes from a pod annotation or a
-rules file, so both report the same message for the same mistake.
+`Settings` holds one typed field per setting, its default beside it. One table (SPECS) parses a
+setting's text the same way whether it comes from a pod annotation or a rules file, so both report
+the same message for the same mistake; tests/test_settings.py holds the table and the fields equal.
+`Resolved` pairs the values with where each one came from.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ import hashlib
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 from webhook.core import reasons
-from webhook.core.types import Finding, Problem
+from webhook.core.errors import Problem, SettingError
+from webhook.core.types import Finding
 
 DURATION_MAX_SECONDS = 86_400
 OFF = None
@@ -40,10 +43,6 @@ SYSTEM_DIRECTORIES = frozenset(
 )  # fmt: skip
 # Characters that are inert inside a double-quoted POSIX sh word; anything else is refused.
 _SAFE_PATH = re.compile(r"[A-Za-z0-9._/-]+")
-
-
-class SettingError(ValueError):
-    """A setting's text could not be parsed; the message is written for the person who wrote it."""
 
 
 def parse_duration(text: str) -> int:
@@ -73,15 +72,23 @@ def parse_bool(text: str) -> bool:
     raise SettingError(f'\'{text}\' is not "true" or "false"')
 
 
-def parse_heartbeat_format(text: str) -> str:
-    if text in ("unix", "mtime"):
-        return text
+HeartbeatFormat = Literal["unix", "mtime"]
+ProbeShell = Literal["image", "bundled"]
+
+
+def parse_heartbeat_format(text: str) -> HeartbeatFormat:
+    if text == "unix":
+        return "unix"
+    if text == "mtime":
+        return "mtime"
     raise SettingError(f"'{text}' is not a heartbeat format: use unix or mtime")
 
 
-def parse_probe_shell(text: str) -> str:
-    if text in ("image", "bundled"):
-        return text
+def parse_probe_shell(text: str) -> ProbeShell:
+    if text == "image":
+        return "image"
+    if text == "bundled":
+        return "bundled"
     raise SettingError(f"'{text}' is not a probe shell: use image (the image's sh) or bundled (a busybox workerguard adds)")
 
 
@@ -125,28 +132,57 @@ def format_bool(value: bool) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting of one pod, typed, with its built-in default. A field is named as its key in SPECS
+    with `_` for `-` (`probe-period` is `probe_period`)."""
+
+    container: str | None = None  # None: the first container, or kubectl's default-container
+    heartbeat_path: str = DEFAULT_HEARTBEAT_PATH
+    heartbeat_format: HeartbeatFormat = "unix"
+    readiness_max_age: int = 60
+    # None until resolve() derives it from readiness, so it stays lenient when readiness moves.
+    liveness_max_age: int | None = None
+    startup_timeout: int | None = 300
+    # A job running longer than this means the worker is wedged: its writer stops beating.
+    stuck_after: int | None = 1800
+    probe_period: int = 10
+    shutdown_timeout: int = 25
+    prestop_sleep: int = 0
+    safe_to_evict: bool = True
+    override_probes: bool = False
+    probe_shell: ProbeShell = "image"
+
+
+DEFAULTS = Settings()
+
+
+def field_name(key: str) -> str:
+    """The Settings field of a setting's key."""
+    return key.replace("-", "_")
+
+
+@dataclass(frozen=True, slots=True)
 class SettingSpec:
+    """How a setting's text becomes its value, and its value text again."""
+
     parse: Callable[[str], Any]
     render: Callable[[Any], str]
-    default: Any
 
 
 SPECS: dict[str, SettingSpec] = {
-    "container": SettingSpec(parse_container_name, format_container, None),
-    "heartbeat-path": SettingSpec(parse_heartbeat_path, str, DEFAULT_HEARTBEAT_PATH),
-    "heartbeat-format": SettingSpec(parse_heartbeat_format, str, "unix"),
-    "readiness-max-age": SettingSpec(parse_duration, format_duration, 60),
-    # The default is derived from readiness (see resolve) so it stays lenient when readiness moves.
-    "liveness-max-age": SettingSpec(parse_optional_duration, format_duration, None),
-    "startup-timeout": SettingSpec(parse_optional_duration, format_duration, 300),
-    # A job running longer than this means the worker is wedged: its writer stops beating.
-    "stuck-after": SettingSpec(parse_optional_duration, format_duration, 1800),
-    "probe-period": SettingSpec(parse_duration, format_duration, 10),
-    "shutdown-timeout": SettingSpec(parse_duration, format_duration, 25),
-    "prestop-sleep": SettingSpec(parse_duration, format_duration, 0),
-    "safe-to-evict": SettingSpec(parse_bool, format_bool, True),
-    "override-probes": SettingSpec(parse_bool, format_bool, False),
-    "probe-shell": SettingSpec(parse_probe_shell, str, "image"),
+    "container": SettingSpec(parse_container_name, format_container),
+    "heartbeat-path": SettingSpec(parse_heartbeat_path, str),
+    "heartbeat-format": SettingSpec(parse_heartbeat_format, str),
+    "readiness-max-age": SettingSpec(parse_duration, format_duration),
+    "liveness-max-age": SettingSpec(parse_optional_duration, format_duration),
+    "startup-timeout": SettingSpec(parse_optional_duration, format_duration),
+    "stuck-after": SettingSpec(parse_optional_duration, format_duration),
+    "probe-period": SettingSpec(parse_duration, format_duration),
+    "shutdown-timeout": SettingSpec(parse_duration, format_duration),
+    "prestop-sleep": SettingSpec(parse_duration, format_duration),
+    "safe-to-evict": SettingSpec(parse_bool, format_bool),
+    "override-probes": SettingSpec(parse_bool, format_bool),
+    "probe-shell": SettingSpec(parse_probe_shell, str),
 }
 
 DEFAULT_SOURCE = "default"
@@ -186,49 +222,49 @@ class Layer:
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
-    """The final value of every setting with the source that decided it."""
+    """One pod's settings, and beside them where each value came from: its source (`rule:slow`) and,
+    when a user wrote it, the field path that holds it."""
 
-    values: Mapping[str, Any]
+    settings: Settings
     sources: Mapping[str, str]
     origins: Mapping[str, str]
-    rendered: Mapping[str, str]
 
-    def __getitem__(self, key: str) -> Any:
-        return self.values[key]
+    def value(self, key: str) -> object:
+        return getattr(self.settings, field_name(key))
 
     def render(self, key: str) -> str:
-        return self.rendered[key]
+        return SPECS[key].render(self.value(key))
 
     def with_value(self, key: str, value: Any, source: str, origin: str) -> Resolved:
         """The same settings with one value decided later, by something other than a layer."""
         return Resolved(
-            {**self.values, key: value},
+            replace(self.settings, **{field_name(key): value}),
             {**self.sources, key: source},
             {**self.origins, key: origin},
-            {**self.rendered, key: SPECS[key].render(value)},
         )
 
     def digest(self) -> str:
-        canonical = ";".join(f"{key}={self.rendered[key]}" for key in _SORTED_KEYS if self.values[key] is not None)
+        canonical = ";".join(f"{key}={self.render(key)}" for key in _SORTED_KEYS if self.value(key) is not None)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def resolve(layers: Iterable[Layer]) -> Resolved:
     """Apply layers lowest precedence first; a later layer wins key by key."""
-    values: dict[str, Any] = {key: spec.default for key, spec in SPECS.items()}
-    sources = {key: DEFAULT_SOURCE for key in SPECS}
+    values: dict[str, Any] = {}
+    sources = dict.fromkeys(SPECS, DEFAULT_SOURCE)
     origins: dict[str, str] = {}
     for layer in layers:
         for key, value in layer.values.items():
-            values[key] = value
+            values[field_name(key)] = value
             sources[key] = layer.source_of(key)
             if key in layer.origin:
                 origins[key] = layer.origin[key]
+    settings = Settings(**values)
     if sources["liveness-max-age"] == DEFAULT_SOURCE:
         # Derived, and like every duration at most 24h.
-        values["liveness-max-age"] = min(DURATION_MAX_SECONDS, values["readiness-max-age"] * LIVENESS_DEFAULT_FACTOR)
-    rendered = {key: spec.render(values[key]) for key, spec in SPECS.items()}
-    return Resolved(values, sources, origins, rendered)
+        liveness = min(DURATION_MAX_SECONDS, settings.readiness_max_age * LIVENESS_DEFAULT_FACTOR)
+        settings = replace(settings, liveness_max_age=liveness)
+    return Resolved(settings, sources, origins)
 
 
 def check_relations(resolved: Resolved) -> tuple[list[Problem], list[Finding]]:
@@ -241,10 +277,10 @@ def check_relations(resolved: Resolved) -> tuple[list[Problem], list[Finding]]:
         key = max(keys, key=lambda k: _SOURCE_RANK.get(resolved.sources[k].split(":")[0], 0))
         return resolved.origins.get(key, f"{resolved.sources[key]} ({key})")
 
-    period = resolved["probe-period"]
-    readiness = resolved["readiness-max-age"]
-    liveness = resolved["liveness-max-age"]
-    startup = resolved["startup-timeout"]
+    period = resolved.settings.probe_period
+    readiness = resolved.settings.readiness_max_age
+    liveness = resolved.settings.liveness_max_age
+    startup = resolved.settings.startup_timeout
     if period < 1:
         problems.append(Problem(where("probe-period"), "probe period must be at least 1s"))
     if readiness < 2 * period:

@@ -1,4 +1,4 @@
-"""Value types shared by the core: problems, findings, explanations and the JSON aliases."""
+"""Value types shared by the core: findings, explanations and the JSON aliases (problems: core.errors)."""
 
 from __future__ import annotations
 
@@ -14,20 +14,6 @@ PatchOp = dict[str, Any]
 # The apiserver truncates admission warnings longer than this.
 WARNING_MAX_CHARS = 120
 WARNINGS_MAX = 10
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """Something wrong with the input, located by a field path a user can find."""
-
-    field: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "message": self.message}
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,9 @@ from typing import Any, get_args, Literal, Required, TypedDict
 
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 OPERATIONS: frozenset[str] = frozenset(get_args(Operation))
-# What an admission answer did: the decision label of metrics and logs.
-Outcome = Literal["patched", "allowed", "denied"]
-OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+# What was decided about one admission: the `decision` of logs and metrics, a Verdict's decision.
+Decision = Literal["patched", "allowed", "denied"]
+DECISIONS: tuple[Decision, ...] = get_args(Decision)
 
 
 class GroupVersionKind(TypedDict, total=False):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from webhook.core.types import JSONObject, Problem
+from webhook.core.errors import Problem, ShapeError
+from webhook.core.types import JSONObject
 
 TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "Pod": (),
@@ -38,15 +39,6 @@ class PodView:
     def annotations(self) -> dict[str, Any]:
         annotations = self.metadata.get("annotations")
         return annotations if isinstance(annotations, dict) else {}
-
-
-class ShapeError(ValueError):
-    """The object is not shaped like its kind (a field that must be a mapping is not)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 def locate_pod(obj: JSONObject) -> PodView | None:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, get_args, Literal
 
+from webhook.core.errors import ConfigError
 from webhook.core.inject import DEFAULT_HELPER_IMAGE, DEFAULT_HELPER_PATH
 from webhook.core.plan import OnInvalid
 
@@ -99,10 +100,6 @@ def add_serve_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, s
         default=environ.get(env, "") == "true",
         help=f"write a localhost CA and pair to the --tls-cert/--tls-key paths if they are missing (env {env}=true)",
     )
-
-
-class ConfigError(ValueError):
-    """A choice from the environment that argparse never checked."""
 
 
 def config_from_args(args: argparse.Namespace) -> ServeConfig:

@@ -5,7 +5,7 @@ Settling happens every tick (a quarter second), before every /metrics scrape (so
 answer already given), at shutdown, and whenever MAX_PENDING records have gathered: the answer that
 fills a batch settles it, so no answer waits for more than one small batch. Counting and formatting
 in one loop per batch is cheaper than the same work spread over every request (docs/performance.md
-section has the figures).
+has the figures).
 """
 
 from __future__ import annotations
@@ -54,15 +54,15 @@ class Ledger:
 
     def _count(self, admission: Admission) -> None:
         metrics, verdict = self.metrics, admission.verdict
-        metrics.admission[(admission.webhook, one_of(admission.operation, OPERATIONS), verdict.outcome)].inc()
-        if verdict.outcome == "patched":
+        metrics.admission[(admission.webhook, one_of(admission.operation, OPERATIONS), verdict.decision)].inc()
+        if verdict.decision == "patched":
             metrics.injections.labels(verdict.profile or "").inc()
             for rule in verdict.rules:
                 metrics.rule_matches.labels(rule).inc()
-        elif verdict.reasons and verdict.outcome == "allowed":
+        elif verdict.reasons and verdict.decision == "allowed":
             metrics.skip[one_of(verdict.reasons[0], SKIP_CODES)].inc()
         if verdict.invalid:
-            metrics.invalid_setting["denied" if verdict.outcome == "denied" else "allowed"].inc()
+            metrics.invalid_setting["denied" if verdict.decision == "denied" else "allowed"].inc()
 
     def _log(self, admission: Admission) -> None:
         self.log.write(
@@ -72,7 +72,7 @@ class Ledger:
                 "namespace": admission.namespace,
                 "pod": admission.name,
                 "operation": admission.operation,
-                "decision": admission.verdict.outcome,
+                "decision": admission.verdict.decision,
                 "reasons": list(admission.verdict.reasons),
                 "duration_ms": round(admission.seconds * 1000, 3),
             },

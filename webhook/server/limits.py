@@ -8,23 +8,7 @@ import time
 from starlette.types import Receive, Scope
 
 from webhook.core import reasons
-from webhook.core.reasons import Reason
-
-
-class RequestRefused(Exception):
-    """A request answered with an HTTP error before any planning; its reason is a refusal code."""
-
-    def __init__(self, reason: Reason, message: str, body_unread: bool = False) -> None:
-        super().__init__(message)
-        assert reason.status is not None, reason.code  # only refusals carry a status
-        self.reason, self.status, self.message = reason, reason.status, message
-        self.body_unread = body_unread
-
-    @property
-    def closes_connection(self) -> bool:
-        """A body refused unread, or for its size or slowness, was not read to its end: the connection is
-        not reusable."""
-        return self.body_unread or self.status in (408, 413)
+from webhook.core.errors import BadRequest, InternalError, RequestRefused
 
 
 class BodyBudget:
@@ -72,11 +56,12 @@ async def read_body(scope: Scope, receive: Receive, limit: int, deadlines: BodyD
     declared = next((value for name, value in scope["headers"] if name == b"content-length"), None)
     if declared is not None:
         if not declared.isdigit():
-            raise RequestRefused(reasons.BAD_REQUEST, "Content-Length is not a number")
+            raise BadRequest("Content-Length is not a number")
         if int(declared) > limit:
             raise RequestRefused(reasons.BODY_TOO_LARGE, f"the body is larger than {limit} bytes")
     task = asyncio.current_task()
-    assert task is not None  # an ASGI app always runs in a task
+    if task is None:
+        raise InternalError("read_body ran outside an asyncio task; an ASGI server always runs one")
     deadlines.pending[task] = time.monotonic() + deadlines.timeout
     chunks, size, more = [], 0, True
     try:

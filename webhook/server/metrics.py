@@ -7,7 +7,7 @@ from collections.abc import Container
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, Histogram
 
 from webhook.core.reasons import REFUSAL_CODES, SKIP_CODES
-from webhook.core.wire import OPERATIONS, OUTCOMES
+from webhook.core.wire import DECISIONS, OPERATIONS
 
 # Label values that come from a request are kept to fixed sets; anything else is counted as OTHER, so
 # crafted requests cannot grow the number of series.
@@ -49,10 +49,10 @@ class Metrics:
         # The children of fixed label sets, looked up once here: labels() locks and checks on every call.
         # Profiles and rule names come from the rules file, so those go through labels().
         self.admission = {
-            (webhook, operation, outcome): self.admissions.labels(webhook, operation, outcome)
+            (webhook, operation, decision): self.admissions.labels(webhook, operation, decision)
             for webhook in WEBHOOKS
             for operation in (*OPERATIONS, OTHER)
-            for outcome in OUTCOMES
+            for decision in DECISIONS
         }
         self.skip = {code: self.skips.labels(code) for code in (*SKIP_CODES, OTHER)}
         self.invalid_setting = {action: self.invalid.labels(action) for action in ("denied", "allowed")}

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 
 from webhook.adapters.preview import answer_preview, PreviewRequest
 from webhook.core import reasons
-from webhook.server.limits import RequestRefused
+from webhook.core.errors import InternalError, RequestRefused
 
 # Previews allowed to wait for a worker, per worker, before more are refused.
 WAITING_PER_WORKER = 4
@@ -89,6 +89,7 @@ def _settle(future: asyncio.Future[tuple[int, bytes]], result: tuple[int, bytes]
         return
     if error is not None:
         future.set_exception(error)
+    elif result is None:
+        future.set_exception(InternalError("a preview worker answered with neither a result nor an error"))
     else:
-        assert result is not None
         future.set_result(result)

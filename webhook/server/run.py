@@ -17,7 +17,7 @@ from typing import Any
 import uvicorn
 
 from webhook.adapters.certs import dev_bundle
-from webhook.server.app import create_app
+from webhook.server.bootstrap import build_app, build_runtime
 from webhook.server.config import ServeConfig
 from webhook.server.logs import configure
 from webhook.server.runtime import Runtime
@@ -103,9 +103,9 @@ def ensure_dev_certs(config: ServeConfig) -> None:
 
 def build_server(config: ServeConfig) -> DrainingServer:
     certs = CertStore(config.tls_cert, config.tls_key)
-    runtime = Runtime(config, certs)
+    runtime = build_runtime(config, certs)
     uv_config = uvicorn.Config(
-        create_app(runtime),
+        build_app(runtime),
         host=config.host,
         port=config.port,
         loop="uvloop",

@@ -6,16 +6,16 @@ import asyncio
 import hashlib
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from webhook.adapters.rulesfile import load_rules_file
-from webhook.core.inject import ProbeHelper
+from webhook.core.errors import RulesError
 from webhook.core.plan import PlanOptions
-from webhook.core.rules import BUILTIN_RULES, RulesError, RuleSet
+from webhook.core.rules import BUILTIN_RULES, RuleSet
 from webhook.server.config import ServeConfig
 from webhook.server.ledger import Ledger
 from webhook.server.limits import BodyBudget, BodyDeadlines
-from webhook.server.logs import AdmissionLog
 from webhook.server.memo import VerdictMemo
 from webhook.server.metrics import Metrics
 from webhook.server.previews import PreviewWorkers
@@ -63,25 +63,22 @@ class RulesStore:
         return "failed"
 
 
+@dataclass
 class Runtime:
-    def __init__(self, config: ServeConfig, certs: CertStore | None) -> None:
-        self.config = config
-        self.certs = certs
-        self.rules = RulesStore(config.rules)
-        self.metrics = Metrics()
-        helper = ProbeHelper(config.probe_helper_image, config.probe_helper_path)
-        self.options = PlanOptions(own_namespace=config.own_namespace, on_invalid=config.on_invalid, probe_helper=helper)
-        self.memo = VerdictMemo(self.options)
-        self.admission_log = AdmissionLog(config.log_format)
-        self.ledger = Ledger(self.metrics, self.admission_log)
-        # One full-size body at a time, plus room for the many small ones the apiserver really sends.
-        # Previews have places of their own (PreviewWorkers), so they never spend admission's budget.
-        self.body_budget = BodyBudget(config.max_body_bytes + 1024 * 1024)
-        self.previews = PreviewWorkers(config.preview_workers, config.preview_timeout)
-        self.preview_budget = BodyBudget(self.previews.places * config.max_body_bytes)
-        self.body_deadlines = BodyDeadlines(config.body_timeout, TICK_SECONDS)
-        self.draining_since: float | None = None
-        self.reload()
+    """The parts one server process holds, built by bootstrap.build_runtime, and whether it is draining."""
+
+    config: ServeConfig
+    certs: CertStore | None
+    rules: RulesStore
+    metrics: Metrics
+    options: PlanOptions
+    memo: VerdictMemo
+    ledger: Ledger
+    body_budget: BodyBudget  # one full-size body at a time, plus the small ones
+    preview_budget: BodyBudget
+    body_deadlines: BodyDeadlines
+    previews: PreviewWorkers
+    draining_since: float | None = None
 
     @property
     def draining(self) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from webhook.adapters.certs import inspect_pair, PairInfo
+from webhook.core.errors import CertificateError
 
 log = logging.getLogger("workerguard.tls")
 
@@ -49,11 +50,11 @@ class CertStore:
         cert, key, digest = self._read()
         info = inspect_pair(cert, key)
         if not info.key_matches:
-            raise ValueError("the key does not belong to the certificate")
+            raise CertificateError("the key does not belong to the certificate")
         context = build_context(self.cert_path, self.key_path)
         # The files may have changed between reading and loading: only trust a pair read twice the same.
         if self._read()[2] != digest:
-            raise ValueError("the files changed while loading; will retry")
+            raise CertificateError("the files changed while loading; will retry")
         return LoadedPair(context, info, digest)
 
     def reload(self) -> str:
