@@ -1,9 +1,10 @@
 """make bench: workerguard against the floor over real TLS on loopback, plus plan() and memory figures.
 
-Servers run pinned to core 0, wrk to core 1. Each round runs the floor and workerguard with three
-bodies, so drift on the machine hits all four:
+Servers run pinned to core 0, wrk to core 1. Each round runs the floor and workerguard with four
+bodies, so drift on the machine hits all five:
 - replicas of one ReplicaSet: a uid per request;
 - every pod different: an annotation numbered per request as well, one that planning never reads;
+- StatefulSet-like pods: name, hostname and the pod-name and pod-index labels numbered per request;
 - every spec different: an env value numbered per request, so every request is planned from scratch.
 Everything is reported as measured in this run.
 """
@@ -145,6 +146,14 @@ def main() -> int:
     unique["request"]["object"]["metadata"]["annotations"]["example.com/nonce"] = "__N__"
     unique_body = work / "review-unique.json"
     unique_body.write_text(json.dumps(unique))
+    statefulset = admission_review(uid="bench-__N__")
+    pod = statefulset["request"]["object"]
+    pod["metadata"]["name"] = pod["spec"]["hostname"] = "billing-sidekiq-__N__"
+    pod["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"] = "billing-sidekiq-__N__"
+    pod["metadata"]["labels"]["apps.kubernetes.io/pod-index"] = "__N__"
+    pod["spec"]["subdomain"] = "billing-sidekiq"
+    statefulset_body = work / "review-statefulset.json"
+    statefulset_body.write_text(json.dumps(statefulset))
     distinct = admission_review(uid="bench-__N__")
     distinct["request"]["object"]["spec"]["containers"][0]["env"][0]["value"] = "__N__"
     distinct_body = work / "review-distinct.json"
@@ -155,7 +164,7 @@ def main() -> int:
         serve_argv(wg_port, cert, key, "--log-format", "json", "--log-level", "info"), wg_port, ca, work / "workerguard.log"
     )
     try:
-        for each in (unique_body, distinct_body):
+        for each in (unique_body, statefulset_body, distinct_body):
             check_the_full_injection_runs(wg_port, ca, each)
         for port in (floor_port, wg_port):  # warm-up
             wrk(port, body, 3, args.connections)
@@ -163,12 +172,14 @@ def main() -> int:
             "floor": [],
             "workerguard": [],
             "workerguard_unique": [],
+            "workerguard_statefulset": [],
             "workerguard_distinct": [],
         }
         for _ in range(args.rounds):
             rounds["floor"].append(wrk(floor_port, body, args.seconds, args.connections))
             rounds["workerguard"].append(wrk(wg_port, body, args.seconds, args.connections))
             rounds["workerguard_unique"].append(wrk(wg_port, unique_body, args.seconds, args.connections))
+            rounds["workerguard_statefulset"].append(wrk(wg_port, statefulset_body, args.seconds, args.connections))
             rounds["workerguard_distinct"].append(wrk(wg_port, distinct_body, args.seconds, args.connections))
         rss_warm = rss_mib(server_pid(wg))
         soak_seconds = 0.0
@@ -199,6 +210,8 @@ def main() -> int:
         "ratio": round(median("workerguard", "rps") / median("floor", "rps"), 3),
         "unique_rps": round(median("workerguard_unique", "rps")),
         "unique_ratio": round(median("workerguard_unique", "rps") / median("floor", "rps"), 3),
+        "statefulset_rps": round(median("workerguard_statefulset", "rps")),
+        "statefulset_ratio": round(median("workerguard_statefulset", "rps") / median("floor", "rps"), 3),
         "distinct_rps": round(median("workerguard_distinct", "rps")),
         "distinct_ratio": round(median("workerguard_distinct", "rps") / median("floor", "rps"), 3),
         "floor_p50_ms": median("floor", "p50_ms"),
@@ -207,6 +220,8 @@ def main() -> int:
         "workerguard_p99_ms": median("workerguard", "p99_ms"),
         "unique_p50_ms": median("workerguard_unique", "p50_ms"),
         "unique_p99_ms": median("workerguard_unique", "p99_ms"),
+        "statefulset_p50_ms": median("workerguard_statefulset", "p50_ms"),
+        "statefulset_p99_ms": median("workerguard_statefulset", "p99_ms"),
         "distinct_p50_ms": median("workerguard_distinct", "p50_ms"),
         "distinct_p99_ms": median("workerguard_distinct", "p99_ms"),
         "failed_or_non2xx": failed,
