@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jsonpointer
@@ -11,6 +12,7 @@ from tests.conftest import deep, make_pod, validate, workload_of, WORKLOADS
 from webhook.core.annotations import STATUS
 from webhook.core.inject import ProbeHelper
 from webhook.core.plan import Plan, plan, PlanOptions
+from webhook.core.review import verdict_of
 from webhook.core.rules import parse_rules
 from webhook.core.types import WARNING_MAX_CHARS, WARNINGS_MAX
 from webhook.core.workload import locate_pod
@@ -245,6 +247,60 @@ def test_grace_period_is_shutdown_plus_prestop_plus_margin_and_only_raised(
     result = injected(pod)
     assert result.mutated()["spec"]["terminationGracePeriodSeconds"] == expected
     assert ("grace_period_raised" in [w.code for w in result.warnings]) is warned
+
+
+LONG = {"workerguard.io/shutdown-timeout": "600s"}
+SSA_GRACE = {"f:spec": {"f:terminationGracePeriodSeconds": {}}}
+
+
+def _with_grace_evidence(pod: dict[str, Any], evidence: str) -> dict[str, Any]:
+    """What the apiserver leaves in an object about who wrote its grace period."""
+    manifest = {"spec": {"terminationGracePeriodSeconds": 30}} if evidence.endswith("wrote it") else {"spec": {}}
+    if evidence.startswith("kubectl apply"):
+        pod["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = json.dumps(manifest)
+    elif evidence.startswith("server-side apply"):
+        fields = SSA_GRACE if evidence.endswith("wrote it") else {"f:spec": {"f:containers": {}}}
+        pod["metadata"]["managedFields"] = [
+            {"manager": "kubectl", "operation": "Apply", "fieldsV1": fields},
+            {"manager": "kube-controller-manager", "operation": "Update", "fieldsV1": SSA_GRACE},
+        ]
+    elif evidence == "controller update only":
+        pod["metadata"]["managedFields"] = [{"manager": "kube-controller-manager", "operation": "Update", "fieldsV1": SSA_GRACE}]
+    return pod
+
+
+@pytest.mark.parametrize(
+    ("grace", "evidence", "warned"),
+    [
+        (30, "none", False),  # the apiserver's default, or indistinguishable from it: a note
+        (60, "none", True),  # not the default: its author wrote it
+        (30, "controller update only", False),  # an Update entry owns every field sent, defaults too
+        (30, "kubectl apply: the author wrote it", True),
+        (30, "kubectl apply: the author left it out", False),
+        (30, "server-side apply: the author wrote it", True),
+        (30, "server-side apply: the author left it out", False),
+    ],
+)
+def test_a_raised_grace_period_is_a_warning_only_when_its_author_wrote_it(grace: int, evidence: str, warned: bool) -> None:
+    pod = _with_grace_evidence(make_pod(LONG), evidence)
+    pod["spec"]["terminationGracePeriodSeconds"] = grace
+    result = injected(pod)
+    assert result.mutated()["spec"]["terminationGracePeriodSeconds"] == 605
+    assert [w.code for w in result.warnings if w.code.startswith("grace")] == (["grace_period_raised"] if warned else [])
+    assert [n.code for n in result.notes] == ([] if warned else ["grace_period_default_raised"])
+    assert verdict_of(result).warnings == tuple(w.admission_text() for w in result.warnings)
+
+
+def test_a_clean_opted_in_deployment_applies_without_a_warning() -> None:
+    """The apiserver has defaulted the template's grace period to 30s by the time /validate sees it."""
+    deployment = workload_of("Deployment", make_pod({"workerguard.io/profile": "celery"}))
+    deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 30
+    deployment["metadata"]["annotations"] = {
+        "kubectl.kubernetes.io/last-applied-configuration": json.dumps({"kind": "Deployment", "spec": {"template": {"spec": {}}}})
+    }
+    verdict = verdict_of(plan(deployment), with_patch=False)
+    assert verdict.decision == "allowed" and verdict.warnings == ()
+    assert [n.code for n in plan(deployment).notes] == ["grace_period_default_raised"]
 
 
 def test_safe_to_evict_false_sets_the_autoscaler_annotation_but_never_overrides_the_users() -> None:

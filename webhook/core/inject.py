@@ -82,6 +82,7 @@ class Injection:
     builder: PatchBuilder = field(default_factory=PatchBuilder)
     shaped: list[tuple[str, str]] = field(default_factory=list)  # (injected path, its part in SHAPED_BY)
     warnings: list[Finding] = field(default_factory=list)
+    notes: list[Finding] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
     def record(self, path: str, part: str) -> None:
@@ -98,8 +99,14 @@ def paths_by_setting(shaped: list[tuple[str, str]]) -> dict[str, list[str]]:
 
 
 def inject(
-    pod: PodView, index: int, settings: Settings, extra_annotations: Mapping[str, str], helper: ProbeHelper = ProbeHelper()
+    pod: PodView,
+    index: int,
+    settings: Settings,
+    extra_annotations: Mapping[str, str],
+    helper: ProbeHelper = ProbeHelper(),
+    grace_written: bool | None = None,
 ) -> Injection:
+    """grace_written: whether the pod's author wrote its grace period (None: the object cannot say)."""
     container = pod.spec["containers"][index]
     base = f"{pod.pointer}/spec/containers/{index}"
     where = f"{pod.field_prefix}spec.containers[{index}]"
@@ -124,7 +131,7 @@ def inject(
     _add_mount_and_env(container, env, present, base, settings.heartbeat_path, volume, step)
     _add_probes(container, base, settings, step)
     _add_prestop(container, base, settings, step)
-    _set_grace_period(pod, settings, step)
+    _set_grace_period(pod, settings, grace_written, step)
     _set_annotations(pod, settings, volume, extra_annotations, step)
     _warn_shell_wrapped(container, step)
     return step
@@ -324,7 +331,10 @@ def _add_prestop(container: JSONObject, base: str, settings: Settings, step: Inj
         step.record(path, "preStop")
 
 
-def _set_grace_period(pod: PodView, settings: Settings, step: Injection) -> None:
+def _set_grace_period(pod: PodView, settings: Settings, grace_written: bool | None, step: Injection) -> None:
+    """A grace period shorter than the worker needs is raised. That is worth a warning only when its
+    author wrote it: the apiserver's default (30s) is not theirs to fix. Where the object cannot say
+    who wrote it, exactly 30s counts as the default."""
     needed = settings.shutdown_timeout + settings.prestop_sleep + GRACE_MARGIN_SECONDS
     current = pod.spec.get("terminationGracePeriodSeconds")
     path = f"{pod.pointer}/spec/terminationGracePeriodSeconds"
@@ -333,9 +343,13 @@ def _set_grace_period(pod: PodView, settings: Settings, step: Injection) -> None
         step.builder.add(path, max(needed, KUBERNETES_DEFAULT_GRACE_SECONDS))
     elif current < needed:
         step.builder.replace(path, needed)
-        step.warnings.append(
-            Finding(reasons.GRACE_PERIOD_RAISED, f"terminationGracePeriodSeconds raised from {current}s to {needed}s")
-        )
+        written = grace_written if grace_written is not None else current != KUBERNETES_DEFAULT_GRACE_SECONDS
+        if written:
+            message = f"terminationGracePeriodSeconds {current}s is shorter than the worker needs: raised to {needed}s"
+            step.warnings.append(Finding(reasons.GRACE_PERIOD_RAISED, message))
+        else:
+            message = f"Kubernetes' default terminationGracePeriodSeconds {current}s raised to {needed}s"
+            step.notes.append(Finding(reasons.GRACE_PERIOD_DEFAULT_RAISED, message))
     else:
         return
     step.record(path, "terminationGracePeriodSeconds")

@@ -32,7 +32,7 @@ from webhook.core.profiles import DEFAULT_PROFILE
 from webhook.core.rules import BUILTIN_RULES, Rule, RuleSet, Target
 from webhook.core.settings import check_relations, resolve, Resolved, SPECS
 from webhook.core.types import Explanation, Finding, JSONObject, PatchOp, WARNINGS_MAX
-from webhook.core.workload import container_shape_problems, locate_pod, PodView, shape_problems
+from webhook.core.workload import container_shape_problems, grace_period_written, locate_pod, PodView, shape_problems
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public"})
 
@@ -69,6 +69,7 @@ class Plan:
     warnings: list[Finding] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
     skip: Finding | None = None
+    notes: list[Finding] = field(default_factory=list)  # said in previews beside the explanation, never to kubectl
     profile: str | None = None
     rules: tuple[str, ...] = ()
     provenance: Provenance | None = None
@@ -121,9 +122,12 @@ class PlanningInput:
 
     namespace: str | None
     obj: JSONObject
+    # Whether the author wrote the grace period (workload.grace_period_written): for a Pod, read from
+    # metadata planning otherwise leaves out.
+    grace_written: bool | None = None
 
     def key(self) -> bytes:
-        return orjson.dumps((self.namespace, self.obj))  # JSON from parse_json: always serializable again
+        return orjson.dumps((self.namespace, self.grace_written, self.obj))  # JSON from parse_json: serializable again
 
 
 def planning_input(obj: JSONObject, rules: RuleSet = BUILTIN_RULES, namespace: str | None = None) -> PlanningInput:
@@ -131,15 +135,16 @@ def planning_input(obj: JSONObject, rules: RuleSet = BUILTIN_RULES, namespace: s
     Without it, the object's own metadata.namespace counts (controller-made pods carry none)."""
     namespace = namespace or _metadata_namespace(obj)
     metadata, spec = obj.get("metadata"), obj.get("spec")
+    grace_written = grace_period_written(obj)
     if obj.get("kind") != "Pod" or not isinstance(metadata, dict) or not isinstance(spec, dict):
-        return PlanningInput(namespace, obj)
+        return PlanningInput(namespace, obj, grace_written)
     seen: JSONObject = {}
     if "labels" in metadata:
         seen["labels"] = _read_labels(metadata["labels"], rules)
     if "annotations" in metadata:
         seen["annotations"] = _read_annotations(metadata["annotations"], rules)
     planned_spec = {key: spec[key] for key in PLANNED_SPEC_FIELDS if key in spec}
-    return PlanningInput(namespace, {"kind": "Pod", "metadata": seen, "spec": planned_spec})
+    return PlanningInput(namespace, {"kind": "Pod", "metadata": seen, "spec": planned_spec}, grace_written)
 
 
 def _read_labels(labels: object, rules: RuleSet) -> object:
@@ -186,10 +191,12 @@ def plan_input(given: PlanningInput, rules: RuleSet = BUILTIN_RULES, options: Pl
         return _skipped(obj, windows, [windows])
     if STATUS in pod.annotations:
         return _skipped(obj, Finding(reasons.ALREADY_INJECTED, f"{STATUS} is present: already injected"))
-    return _plan_injection(obj, pod, namespace or "", rules, options)
+    return _plan_injection(obj, pod, namespace or "", given.grace_written, rules, options)
 
 
-def _plan_injection(obj: JSONObject, pod: PodView, namespace: str, rules: RuleSet, options: PlanOptions) -> Plan:
+def _plan_injection(
+    obj: JSONObject, pod: PodView, namespace: str, grace_written: bool | None, rules: RuleSet, options: PlanOptions
+) -> Plan:
     target = Target(namespace, _strings(pod.labels), _strings(pod.annotations), _images(pod))
     matched = rules.matching(target)
     chosen_settings = _pod_settings(pod, matched, rules)
@@ -210,7 +217,7 @@ def _plan_injection(obj: JSONObject, pod: PodView, namespace: str, rules: RuleSe
         )
     resolved, said = _with_command_timeout(pod, index, resolved)
     status = _status(chosen_settings.profile, chosen_settings.rule_names, resolved)
-    step = inject(pod, index, resolved.settings, {STATUS: status}, options.probe_helper)
+    step = inject(pod, index, resolved.settings, {STATUS: status}, options.probe_helper, grace_written)
     if step.problems:
         return _deny_or_allow(obj, step.problems, list(chosen_settings.warnings), options)
     container_name = pod.spec["containers"][index]["name"]
@@ -219,6 +226,7 @@ def _plan_injection(obj: JSONObject, pod: PodView, namespace: str, rules: RuleSe
         allowed=True,
         patch=step.builder.ops,
         warnings=_capped([*chosen_settings.warnings, *said, *step.warnings]),
+        notes=step.notes,
         profile=chosen_settings.profile,
         rules=chosen_settings.rule_names,
         provenance=Provenance(resolved, step.shaped, chosen_settings.profile_source, container_name, container_source),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ReasonKind = Literal["skip", "warning", "refusal"]
+ReasonKind = Literal["skip", "warning", "note", "refusal"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,7 @@ PRESTOP_KEPT = Reason(
 GRACE_PERIOD_RAISED = Reason(
     "grace_period_raised",
     "warning",
-    "terminationGracePeriodSeconds was raised to shutdown-timeout plus prestop-sleep plus a margin.",
+    "The grace period the pod's author set is shorter than shutdown-timeout plus prestop-sleep plus a margin: raised to that.",
 )
 SAFE_TO_EVICT_KEPT = Reason(
     "safe_to_evict_kept", "warning", "The pod's own cluster-autoscaler safe-to-evict annotation was kept."
@@ -96,6 +96,13 @@ PROBE_RUNS_COSTLY = Reason(
 )
 MORE_WARNINGS = Reason(
     "more_warnings", "warning", "More warnings than an admission response carries; workerguard preview lists them all."
+)
+
+# Said in the explanation only (preview), never sent to kubectl: what the injection did that needs no action.
+GRACE_PERIOD_DEFAULT_RAISED = Reason(
+    "grace_period_default_raised",
+    "note",
+    "Kubernetes' default grace period (30s, which nobody set) was raised to shutdown-timeout plus prestop-sleep plus a margin.",
 )
 
 # Requests answered with an HTTP error before any planning.

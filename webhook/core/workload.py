@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from webhook.core.errors import Problem, ShapeError
 from webhook.core.types import JSONObject
 
@@ -60,6 +62,46 @@ def locate_pod(obj: JSONObject) -> PodView | None:
     if not isinstance(spec, dict):
         raise ShapeError(f"{prefix}spec", "must be a mapping")
     return PodView(kind, "".join(f"/{key}" for key in path), prefix, metadata, spec)
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def grace_period_written(obj: JSONObject) -> bool | None:
+    """Whether the author of obj wrote its pod's terminationGracePeriodSeconds, where the object can
+    say: the manifest client-side `kubectl apply` records, or a server-side apply entry of managedFields
+    (it lists only the fields its manager wrote). None where it cannot: an apiserver's default and an
+    author's value then look the same."""
+    kind, metadata = obj.get("kind"), obj.get("metadata")
+    if not isinstance(kind, str) or kind not in TEMPLATE_PATHS or not isinstance(metadata, dict):
+        return None
+    path = (*TEMPLATE_PATHS[kind], "spec", "terminationGracePeriodSeconds")
+    annotations = metadata.get("annotations")
+    applied = annotations.get(LAST_APPLIED) if isinstance(annotations, dict) else None
+    if isinstance(applied, str):
+        try:
+            manifest = orjson.loads(applied)
+        except orjson.JSONDecodeError:
+            manifest = None
+        if isinstance(manifest, dict):
+            return _holds(manifest, path)
+    entries = metadata.get("managedFields")
+    applies = (
+        [entry for entry in entries if isinstance(entry, dict) and entry.get("operation") == "Apply"]
+        if isinstance(entries, list)
+        else []
+    )
+    if applies:
+        return any(_holds(entry.get("fieldsV1"), tuple(f"f:{key}" for key in path)) for entry in applies)
+    return None
+
+
+def _holds(node: object, path: tuple[str, ...]) -> bool:
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
 
 
 def _list_of_mappings(value: object, field: str, problems: list[Problem]) -> list[Any]:
