@@ -13,7 +13,8 @@ import orjson
 
 from webhook.core import reasons
 from webhook.core.errors import BadRequest
-from webhook.core.plan import Plan, plan, plan_input, planning_input, PlanningInput, PlanOptions
+from webhook.core.inputs import planning_input, PlanningInput
+from webhook.core.plan import Plan, plan, plan_input, PlanOptions
 from webhook.core.rules import RuleSet
 from webhook.core.types import Finding, JSONObject
 from webhook.core.wire import AdmissionRequest, AdmissionResponse, AdmissionReview, Decision

@@ -1,6 +1,6 @@
 """The server's one cache: recent verdicts of Pod CREATEs, remembered by what they were decided from.
 
-The key is the planning input itself (core.plan.PlanningInput): planning reads nothing else, so equal
+The key is the planning input itself (core.inputs.PlanningInput): planning reads nothing else, so equal
 keys mean equal verdicts by construction. Replicas of one ReplicaSet agree on it, and so do the pods of
 a StatefulSet or a DaemonSet, which differ only in fields planning never reads. After the first, the
 answer is a lookup of the finished verdict, its patch already encoded.
