@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import yaml
 from tests.conftest import make_pod
 
 GOLDEN = Path(__file__).parent / "golden"
+ROOT = Path(__file__).parent.parent
 
 
 def workerguard(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -25,7 +27,8 @@ def test_preview_json_has_exactly_the_documented_keys_and_a_patch_that_applies(t
     done = workerguard("preview", "-f", str(tmp_path / "pod.json"), "-o", "json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert list(result) == ["name", "allowed", "patch", "object", "explanations", "warnings", "errors"]
+    readme_keys = re.search(r"-o json --rules rules.yaml  # \{(.*)\}", (ROOT / "README.md").read_text())
+    assert readme_keys is not None and list(result) == readme_keys.group(1).split(", ")
     assert result["allowed"] is True and result["errors"] == [] and result["warnings"] == []
     # "object" is the pod with "patch" applied, and that is not the pod as it came.
     assert jsonpatch.apply_patch(pod, result["patch"]) == result["object"] != pod
@@ -45,9 +48,8 @@ def test_preview_reads_stdin_and_gives_an_array_for_several_documents() -> None:
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout)
     assert [bool(r["patch"]) for r in results] == [True, False]
-    assert results[1]["warnings"] == [
-        {"code": "not_opted_in", "message": 'the pod is not labelled workerguard.io/inject: "true"'}
-    ]
+    assert results[1]["skip"] == {"code": "not_opted_in", "message": 'the pod is not labelled workerguard.io/inject: "true"'}
+    assert results[1]["warnings"] == [] and results[0]["skip"] is None
 
 
 def test_preview_exits_1_when_denied_and_says_why() -> None:
@@ -65,15 +67,18 @@ def test_preview_patch_and_diff_outputs() -> None:
     path = str(GOLDEN / "sidekiq-deployment.yaml")
     patch = json.loads(workerguard("preview", "-f", path, "-o", "patch").stdout)
     assert all(op["path"].startswith("/spec/template/") for op in patch)
-    diff = workerguard("preview", "-f", path, "-o", "diff").stdout
-    assert diff.startswith("--- a/Deployment/billing-sidekiq\n+++ b/Deployment/billing-sidekiq\n")
-    assert "+        readinessProbe:\n" in diff
-    assert "# warning (shell_wrapped_command)" in diff
+    done = workerguard("preview", "-f", path, "-o", "diff")
+    assert done.stdout.startswith("--- a/Deployment/billing-sidekiq\n+++ b/Deployment/billing-sidekiq\n")
+    assert "+        readinessProbe:\n" in done.stdout
+    # Why is beside the diff, on stderr, headed by the object's name: the diff itself stays a diff.
+    assert "#" not in "".join(line[:1] for line in done.stdout.splitlines())
+    assert done.stderr.startswith("# Deployment/billing-sidekiq\n# warning (shell_wrapped_command)")
+    assert "# shutdown-timeout = 600s  <- command\n" in done.stderr
 
 
 def test_the_namespace_flag_stands_for_the_request_namespace() -> None:
     done = workerguard("preview", "-f", "-", "-n", "kube-system", "-o", "json", stdin=json.dumps(make_pod(namespace=None)))
-    assert json.loads(done.stdout)["warnings"][0]["code"] == "excluded_namespace"
+    assert json.loads(done.stdout)["skip"]["code"] == "excluded_namespace"
 
 
 def test_unreadable_input_exits_2_with_one_line_on_stderr(tmp_path: Path) -> None:
@@ -96,13 +101,16 @@ def test_a_bad_rules_file_stops_preview_with_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2 and "invalid rules file" in done.stderr
 
 
-def test_rules_check_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
+def test_rules_check_lists_every_problem_with_its_line_and_column_on_stderr_and_exits_1(tmp_path: Path) -> None:
     (tmp_path / "rules.yaml").write_text("rules:\n  - name: a\n    set: {probe-period: x, colour: red}\n")
     done = workerguard("rules", "check", str(tmp_path / "rules.yaml"))
-    assert done.returncode == 1
-    lines = done.stdout.splitlines()
-    assert lines[0] == f"{tmp_path / 'rules.yaml'}: rules[0] (a).set.probe-period: 'x' is not a duration like 60s or 2m"
-    assert lines[1].startswith(f"{tmp_path / 'rules.yaml'}: rules[0] (a).set.colour: unknown setting")
+    assert (done.returncode, done.stdout) == (1, "")
+    lines = done.stderr.splitlines()
+    path = tmp_path / "rules.yaml"
+    duration = "'x' is not a duration like 60s or 2m"
+    assert lines[0] == f"workerguard: {path}: line 3, column 11: rules[0] (a).set.probe-period: {duration}"
+    assert lines[1].startswith(f"workerguard: {path}: line 3, column 28: rules[0] (a).set.colour: unknown setting")
+    assert lines[2:] == [f"workerguard: {path}: invalid rules file: 2 problems"]
 
 
 def test_rules_check_accepts_a_good_file() -> None:
@@ -150,3 +158,14 @@ def test_preview_help_documents_the_outputs_and_the_exit_codes() -> None:
     text = workerguard("preview", "--help").stdout
     for needle in ("kubectl apply -f -", "0  every object is allowed", "1  at least one object would be denied", "2  the input"):
         assert needle in text, needle
+
+
+def test_a_note_is_said_in_the_explanation_and_never_as_a_warning() -> None:
+    pod = make_pod({"workerguard.io/profile": "celery"})
+    pod["spec"]["terminationGracePeriodSeconds"] = 30  # the apiserver's default
+    done = workerguard("preview", "-f", "-", "-o", "yaml", stdin=json.dumps(pod))
+    assert done.returncode == 0, done.stderr
+    assert "# note (grace_period_default_raised): Kubernetes' default terminationGracePeriodSeconds 30s raised to 605s" in done.stdout
+    assert "# warning" not in done.stdout
+    described = json.loads(workerguard("preview", "-f", "-", "-o", "json", stdin=json.dumps(pod)).stdout)
+    assert [note["code"] for note in described["notes"]] == ["grace_period_default_raised"] and described["warnings"] == []

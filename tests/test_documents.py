@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import errno
+from pathlib import Path
 
-from webhook.adapters.documents import load_objects, parse_yaml_all
+import pytest
+import yaml
+
+from webhook.adapters.documents import compose_yaml, load_objects, os_error_reason, parse_yaml_all, read_text_file
 from webhook.core.errors import DocumentError
 
 
@@ -82,3 +86,37 @@ def test_100_levels_of_nesting_are_read(fast: bool) -> None:
     for _ in range(99):
         document = document[0]
     assert document == []
+
+
+def test_a_file_that_cannot_be_read_is_named_with_why_in_words(tmp_path: Path) -> None:
+    (tmp_path / "latin1.yaml").write_bytes(b"name: caf\xe9\n")
+    (tmp_path / "big.yaml").write_text("x" * 21)
+    (tmp_path / "ok.yaml").write_text("kind: Pod\r\n")
+    for name, reason in [
+        ("missing.yaml", "no such file"),
+        (".", "is a directory, not a file"),
+        ("ok.yaml/inside", "a part of the path is not a directory"),
+        ("latin1.yaml", "not UTF-8 text"),
+        ("big.yaml", "larger than 20 bytes"),
+    ]:
+        with pytest.raises(DocumentError) as error:
+            read_text_file(tmp_path / name, max_bytes=20)
+        assert (error.value.field, error.value.message) == (str(tmp_path / name), reason)
+        assert str(error.value) == f"{tmp_path / name}: {reason}"
+    assert read_text_file(tmp_path / "ok.yaml", max_bytes=20) == "kind: Pod\r\n"
+
+
+def test_os_errors_read_as_words_never_as_errno() -> None:
+    assert os_error_reason(FileNotFoundError(errno.ENOENT, "No such file or directory")) == "no such file"
+    assert os_error_reason(PermissionError(errno.EACCES, "Permission denied")) == "permission denied"
+    assert os_error_reason(OSError(errno.ENOSPC, "No space left on device")) == "no space left on device"
+    assert os_error_reason(OSError("odd")) == "odd"
+
+
+def test_the_node_tree_knows_where_each_node_is() -> None:
+    root = compose_yaml("rules:\n  - name: a\n")
+    assert isinstance(root, yaml.MappingNode)
+    [(key, value)] = root.value
+    assert (key.value, key.start_mark.line, key.start_mark.column) == ("rules", 0, 0)
+    assert (value.value[0].start_mark.line, value.value[0].start_mark.column) == (1, 4)
+    assert compose_yaml("") is None

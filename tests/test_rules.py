@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from webhook.adapters.rulesfile import parse_rules_text
-from webhook.core.errors import RulesError
+from webhook.adapters.rulesfile import load_rules_file, locate_problems, parse_rules_document, parse_rules_text, read_rules_text
+from webhook.core.errors import DocumentError, RulesError
 from webhook.core.rules import parse_rules, Target
 
 GOOD = """
@@ -126,3 +128,75 @@ def test_an_empty_file_means_built_in_profiles_only() -> None:
     rules = parse_rules_text("")
     assert set(rules.profiles) == {"generic", "sidekiq", "celery", "pubsub"}
     assert rules.rules == ()
+
+
+def test_no_problem_hides_another_a_bad_base_or_name_included() -> None:
+    """One run finds them all: a bad base, name or built-in name still has its set checked, and a rule
+    naming a profile whose own problems are listed is not also told the profile is unknown."""
+    with pytest.raises(RulesError) as caught:
+        parse_rules(
+            {
+                "profiles": {
+                    "slow": {"base": "resque", "set": {"probe-period": "x", "colour": "red"}},
+                    "Bad_Name": {"set": {"readiness-max-age": "10s"}, "extra": 1},
+                    "sidekiq": {"set": {"stuck-after": "never"}},
+                },
+                "rules": [
+                    {"name": "Bad", "match": {"namespaces": "prod"}, "set": {"readiness-max-age": "soon", "profile": "slow"}}
+                ],
+            }
+        )
+    assert [(p.field, p.message.split(";")[0]) for p in caught.value.problems] == [
+        ("profiles.slow.base", "'resque' is not a built-in profile: generic, sidekiq, celery, pubsub"),
+        ("profiles.slow.set.probe-period", "'x' is not a duration like 60s or 2m"),
+        ("profiles.slow.set.colour", "unknown setting"),
+        ("profiles.Bad_Name", "a profile name must be a DNS label (lowercase letters, digits, -)"),
+        ("profiles.Bad_Name.extra", "unknown key"),
+        ("profiles.Bad_Name.set.readiness-max-age", "readiness max age 10s must be at least twice the probe period (10s)"),
+        ("profiles.sidekiq", "'sidekiq' is a built-in profile"),
+        ("profiles.sidekiq.set.stuck-after", "'never' is not a duration like 60s or 2m"),
+        ("rules[0] (Bad).name", "every rule needs a name that is a DNS label"),
+        ("rules[0] (Bad).set.readiness-max-age", "'soon' is not a duration like 60s or 2m"),
+        ("rules[0] (Bad).match.namespaces", "must be a list of globs"),
+    ]
+
+
+def test_each_problem_is_placed_at_the_line_and_column_of_what_it_names() -> None:
+    text = """profiles:
+  slow: {base: resque}
+  tight: {base: sidekiq, set: {probe-period: 40s}}
+rules:
+  - name: billing
+    match:
+      labels: {app.kubernetes.io/name: [x]}
+    set: {probe-period: x}
+  - name: Bad
+    match: {images: [ok, 7, {}]}
+"""
+    with pytest.raises(RulesError) as caught:
+        parse_rules_document(text)
+    assert locate_problems(text, caught.value.problems) == [
+        "line 2, column 10: profiles.slow.base: 'resque' is not a built-in profile: generic, sidekiq, celery, pubsub",
+        # The setting the relation is about comes from the base, not the file: placed at the set it is in.
+        "line 3, column 26: profiles.tight.set.readiness-max-age: readiness max age 60s must be at least twice the probe period (40s)",
+        "line 8, column 11: rules[0] (billing).set.probe-period: 'x' is not a duration like 60s or 2m",
+        # A key with dots in it is one key.
+        "line 7, column 16: rules[0] (billing).match.labels.app.kubernetes.io/name: ['x'] is not a glob string",
+        "line 9, column 5: rules[1] (Bad).name: every rule needs a name that is a DNS label",
+        "line 10, column 29: rules[1] (Bad).match.images[2]: {} is not a glob string",
+    ]
+    two = "rules: []\n---\nrules: []\n"
+    with pytest.raises(RulesError) as caught:
+        parse_rules_document(two)
+    assert locate_problems(two, caught.value.problems) == ["the rules file must be a single YAML document"]
+
+
+def test_the_command_line_tells_an_unreadable_file_from_a_wrong_one_and_the_server_gets_one_channel(tmp_path: Path) -> None:
+    with pytest.raises(DocumentError, match=r"^not valid YAML: line 2, column 1: "):
+        parse_rules_document("rules: [\n")
+    with pytest.raises(DocumentError) as unreadable:
+        read_rules_text(tmp_path / "missing.yaml")
+    assert str(unreadable.value) == f"{tmp_path / 'missing.yaml'}: no such file"
+    with pytest.raises(RulesError) as caught:
+        load_rules_file(tmp_path / "missing.yaml")
+    assert str(caught.value) == f"{tmp_path / 'missing.yaml'}: cannot read the rules file: no such file"

@@ -1,7 +1,9 @@
-"""Reading Kubernetes objects from JSON or YAML text: safe, alias-free, one object per document."""
+"""Reading Kubernetes objects from files and from JSON or YAML text: safe, alias-free, one object per document."""
 
 from __future__ import annotations
 
+import errno
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -11,6 +13,41 @@ from webhook.core.errors import DocumentError
 from webhook.core.types import JSONObject
 
 DEFAULT_MAX_DOCUMENTS = 200
+
+# What went wrong with a file, in words; never Python's "[Errno 2] No such file or directory: 'x'".
+_OS_REASONS = {
+    errno.ENOENT: "no such file",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EISDIR: "is a directory, not a file",
+    errno.ENOTDIR: "a part of the path is not a directory",
+    errno.EEXIST: "already exists",
+}
+
+
+def os_error_reason(error: OSError) -> str:
+    """Why a file could not be read or written, for a person: 'no such file', 'permission denied'."""
+    known = _OS_REASONS.get(error.errno) if error.errno is not None else None
+    text = known or error.strerror
+    if text:
+        return text[:1].lower() + text[1:]
+    return str(error) or type(error).__name__
+
+
+def read_text_file(path: str | Path, max_bytes: int | None = None) -> str:
+    """A file's UTF-8 text. DocumentError when it cannot be read: the message says why, the field is the
+    file, so str(error) reads 'rules.yaml: no such file'."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+    except OSError as error:
+        raise DocumentError(os_error_reason(error), str(path)) from None
+    if max_bytes is not None and len(data) > max_bytes:
+        raise DocumentError(f"larger than {max_bytes} bytes", str(path))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DocumentError("not UTF-8 text", str(path)) from None
 
 
 # Deeper than any Kubernetes object; also what keeps libyaml's recursive composer off the C stack's end.
@@ -105,6 +142,16 @@ def parse_yaml_all(text: str, fast: bool = _FAST is not None) -> list[Any]:
     for number, document in enumerate(documents, start=1):
         _require_json_data(document, number)
     return documents
+
+
+def compose_yaml(text: str, fast: bool = _FAST is not None) -> yaml.Node | None:
+    """The first document's node tree, where every node knows its line and column; after the same
+    checks as parse_yaml_all, so only for text that parse_yaml_all has read."""
+    loader = _FastLoader if fast else _SlowLoader
+    _check_events(text, loader)
+    for node in yaml.compose_all(text, Loader=loader):
+        return node
+    return None
 
 
 def parse_json(text: str | bytes) -> Any:

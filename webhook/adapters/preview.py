@@ -23,7 +23,7 @@ from webhook.core.types import JSONObject, PatchOp
 
 PAGE_PREVIEW_TYPE = "application/vnd.workerguard.preview+json"
 
-# These skips already speak through errors or warnings; the others are said as a warning in previews only.
+# These skips already speak through errors or warnings; the others are a preview's `skip`.
 _SILENT_SKIPS = frozenset({reasons.INVALID, reasons.INVALID_ALLOWED, reasons.WINDOWS_POD})
 
 
@@ -38,36 +38,50 @@ class Described(TypedDict):
     patch: list[PatchOp]
     object: JSONObject
     explanations: list[dict[str, Any]]
+    skip: dict[str, str] | None  # why the object was left as it is, when nothing else says so
     warnings: list[dict[str, str]]
+    notes: list[dict[str, str]]  # what the injection did that needs no action (never sent to kubectl)
     errors: list[dict[str, str]]
 
 
 def describe(plan: Plan, number: int = 1) -> Described:
     """`number` names an object that has no name of its own: document-N, counting from 1."""
-    warnings = [warning.as_dict() for warning in plan.warnings]
-    if plan.skip is not None and plan.skip.reason not in _SILENT_SKIPS:
-        warnings.append(plan.skip.as_dict())
+    skip = plan.skip.as_dict() if plan.skip is not None and plan.skip.reason not in _SILENT_SKIPS else None
     return {
         "name": _name(plan, number),
         "allowed": plan.allowed,
         "patch": plan.patch,
         "object": plan.mutated(),
         "explanations": [explanation.as_dict() for explanation in plan.explanations],
-        "warnings": warnings,
+        "skip": skip,
+        "warnings": [warning.as_dict() for warning in plan.warnings],
+        "notes": [note.as_dict() for note in plan.notes],
         "errors": [problem.as_dict() for problem in plan.errors],
     }
 
 
 def render(plans: Sequence[Plan], output: PreviewOutput) -> str:
-    """Text for `workerguard preview -o OUTPUT`; one description per input document."""
+    """Text for `workerguard preview -o OUTPUT` on stdout; one description per input document. YAML carries
+    why as # comments; a diff is only the diff (render_diff gives why beside it)."""
     described = _describe_all(plans)
     if output == "json":
         return json.dumps(_one_or_all(described), indent=2) + "\n"
     if output == "patch":
         return json.dumps(_one_or_all([item["patch"] for item in described]), indent=2) + "\n"
     if output == "diff":
-        return "".join(_unified_diff(plan, item) + _summary(plan) for plan, item in zip(plans, described, strict=True))
+        return "".join(diff for diff, _ in render_diff(plans))
     return "---\n".join(_dump_yaml(item["object"]) + _summary(plan) for plan, item in zip(plans, described, strict=True))
+
+
+def render_diff(plans: Sequence[Plan]) -> list[tuple[str, str]]:
+    """Each object's unified diff (empty when nothing changes), and why as # lines headed by its name,
+    for stderr: a unified diff has no comments, so nothing else may go between its lines. A denied
+    object's errors are left out of why: the denial says them."""
+    parts = []
+    for planned, item in zip(plans, _describe_all(plans), strict=True):
+        why = _summary(planned, errors=planned.allowed)
+        parts.append((_unified_diff(planned, item), f"# {item['name']}\n{why}" if why else ""))
+    return parts
 
 
 def _describe_all(plans: Sequence[Plan]) -> list[Described]:
@@ -78,8 +92,45 @@ def _one_or_all(items: list[Any]) -> Any:
     return items[0] if len(items) == 1 else items
 
 
+class _Dumper(yaml.SafeDumper):
+    """safe_dump, but a multi-line string is written as a | block, as people write scripts and config
+    files in ConfigMaps, rather than one long quoted line. The emitter keeps quoting what a block cannot
+    carry exactly (trailing spaces on a line, control characters); tabs, which it refuses in blocks only
+    to be careful, are content a block carries, except as the very first character (where a reader
+    would take it for indentation)."""
+
+    def analyze_scalar(self, scalar: str) -> Any:
+        analysis = super().analyze_scalar(scalar)
+        if "\t" in scalar and not scalar.startswith("\t") and not analysis.allow_block:
+            analysis.allow_block = super().analyze_scalar(scalar.replace("\t", "x")).allow_block
+        return analysis
+
+    def choose_scalar_style(self) -> str:
+        # A string no block can carry is quoted as safe_dump would quote it, not always with "".
+        event = self.event
+        if isinstance(event, yaml.ScalarEvent) and event.style == "|":
+            if self.analysis is None:
+                self.analysis = self.analyze_scalar(event.value)
+            if not self.analysis.allow_block or self.flow_level or self.simple_key_context:
+                event.style = None
+        return str(super().choose_scalar_style())
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    # Line breaks other than \n come back as \n from a block or a single-quoted string (or as a space):
+    # only double quotes, which escape them, carry them exactly.
+    if any(char in data for char in "\r\x85\u2028\u2029"):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+    if "\n" in data:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    return dumper.represent_str(data)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
 def _dump_yaml(data: Any) -> str:
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1_000_000)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1_000_000)
 
 
 def _name(plan: Plan, number: int) -> str:
@@ -104,13 +155,15 @@ def _line_diff(plan: Plan, item: Described) -> list[list[str]]:
     return [[line[0], line[1:]] for line in lines if not line.startswith("@@")] or [[" ", line] for line in before]
 
 
-def _summary(plan: Plan) -> str:
-    """Explanations, warnings and errors as YAML comments, so -o yaml stays valid YAML."""
+def _summary(plan: Plan, errors: bool = True) -> str:
+    """Explanations, warnings, notes and errors as YAML comments, so -o yaml stays valid YAML."""
     lines = []
     if plan.skip is not None:
         lines.append(f"# skipped ({plan.skip.code}): {plan.skip.message}")
-    lines += [f"# error: {problem}" for problem in plan.errors]
+    if errors:
+        lines += [f"# error: {problem}" for problem in plan.errors]
     lines += [f"# warning ({warning.code}): {warning.message}" for warning in plan.warnings]
+    lines += [f"# note ({note.code}): {note.message}" for note in plan.notes]
     lines += [f"# {item.setting} = {item.value}  <- {item.source}" for item in plan.explanations]
     return "".join(f"{line}\n" for line in lines)
 

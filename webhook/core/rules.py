@@ -93,45 +93,58 @@ def parse_rules(document: object) -> RuleSet:
     for key in document:
         if key not in ("profiles", "rules"):
             problems.append(Problem(str(key), "unknown top-level key; expected profiles and rules"))
-    profiles = _parse_profiles(document.get("profiles") or {}, problems)
-    rules = _parse_rule_list(document.get("rules") or [], profiles, problems)
+    profiles, broken = _parse_profiles(document.get("profiles") or {}, problems)
+    rules = _parse_rule_list(document.get("rules") or [], profiles, broken, problems)
     if problems:
         raise RulesError(problems)
     return RuleSet(profiles, tuple(rules))
 
 
-def _parse_profiles(raw: object, problems: list[Problem]) -> dict[str, Profile]:
+def _parse_profiles(raw: object, problems: list[Problem]) -> tuple[dict[str, Profile], set[str]]:
+    """The usable profiles, and the names of those defined with problems (already reported, so a rule
+    that names one is not reported again as naming an unknown profile). A profile's problems are all
+    found: a bad name or base does not hide those of its set."""
     profiles = dict(BUILTIN_PROFILES)
+    broken: set[str] = set()
     if not isinstance(raw, dict):
         problems.append(Problem("profiles", "must be a mapping of profile name to profile"))
-        return profiles
+        return profiles, broken
     for name, body in raw.items():
         where = f"profiles.{name}"
+        usable = True
         if not isinstance(name, str) or not _NAME.fullmatch(name):
             problems.append(Problem(where, "a profile name must be a DNS label (lowercase letters, digits, -)"))
-            continue
-        if name in BUILTIN_PROFILES:
+            usable = False
+        elif name in BUILTIN_PROFILES:
             problems.append(Problem(where, f"'{name}' is a built-in profile; pick another name and use base: {name}"))
-            continue
+            usable = False
         if not isinstance(body, dict):
             problems.append(Problem(where, "must be a mapping with base, description and set"))
+            broken.add(str(name))
             continue
         _unknown_keys(body, ("base", "description", "set"), where, problems)
         base_name = body.get("base", "generic")
         base = BUILTIN_PROFILES.get(base_name) if isinstance(base_name, str) else None
         if base is None:
             problems.append(Problem(f"{where}.base", f"'{base_name}' is not a built-in profile: {', '.join(BUILTIN_PROFILES)}"))
+        settings = _parse_settings(body.get("set") or {}, f"{where}.set", problems, allow_profile=False)
+        if base is None:  # without its base, the profile's values are unknown: no relation to check
+            broken.add(str(name))
             continue
-        values = {**base.values, **_parse_settings(body.get("set") or {}, f"{where}.set", problems, allow_profile=False)}
+        values = {**base.values, **settings}
         origin = {key: f"{where}.set.{key}" for key in values}
-        profile = Profile(name, str(body.get("description", "")), values, {}, origin)
+        profile = Profile(str(name), str(body.get("description", "")), values, {}, origin)
         relation_problems, _ = check_relations(resolve([profile.layer()]))
         problems.extend(relation_problems)
-        profiles[name] = profile
-    return profiles
+        if usable:
+            profiles[str(name)] = profile
+        else:
+            broken.add(str(name))
+    return profiles, broken
 
 
-def _parse_rule_list(raw: object, profiles: Mapping[str, Profile], problems: list[Problem]) -> list[Rule]:
+def _parse_rule_list(raw: object, profiles: Mapping[str, Profile], broken: set[str], problems: list[Problem]) -> list[Rule]:
+    """Every rule's problems, all of them: a bad name does not hide those of its set and match."""
     if not isinstance(raw, list):
         problems.append(Problem("rules", "must be a list of rules"))
         return []
@@ -144,33 +157,34 @@ def _parse_rule_list(raw: object, profiles: Mapping[str, Profile], problems: lis
             problems.append(Problem(where, "must be a mapping with name, match and set"))
             continue
         _unknown_keys(body, ("name", "match", "set"), where, problems)
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
+        named = isinstance(name, str) and _NAME.fullmatch(name) is not None
+        if not named:
             problems.append(Problem(f"{where}.name", "every rule needs a name that is a DNS label"))
-            continue
-        if name in seen:
+        elif name in seen:
             problems.append(Problem(f"{where}.name", f"duplicate rule name '{name}'"))
-        seen.add(name)
+        if isinstance(name, str):
+            seen.add(name)
         settings = _parse_settings(body.get("set") or {}, f"{where}.set", problems, allow_profile=True)
         profile = settings.pop("profile", None)
-        if profile is not None and profile not in profiles:
+        if profile is not None and profile not in profiles and profile not in broken:
             problems.append(Problem(f"{where}.set.profile", f"unknown profile '{profile}'"))
         match = body.get("match") or {}
         if not isinstance(match, dict):
             problems.append(Problem(f"{where}.match", "must be a mapping"))
             continue
         _unknown_keys(match, _MATCH_KEYS, f"{where}.match", problems)
-        rules.append(
-            Rule(
-                name=name,
-                index=index,
-                namespaces=_glob_list(match.get("namespaces"), f"{where}.match.namespaces", problems),
-                labels=_glob_map(match.get("labels"), f"{where}.match.labels", problems),
-                annotations=_glob_map(match.get("annotations"), f"{where}.match.annotations", problems),
-                images=_glob_list(match.get("images"), f"{where}.match.images", problems),
-                profile=profile,
-                values=settings,
-            )
+        rule = Rule(
+            name=str(name),
+            index=index,
+            namespaces=_glob_list(match.get("namespaces"), f"{where}.match.namespaces", problems),
+            labels=_glob_map(match.get("labels"), f"{where}.match.labels", problems),
+            annotations=_glob_map(match.get("annotations"), f"{where}.match.annotations", problems),
+            images=_glob_list(match.get("images"), f"{where}.match.images", problems),
+            profile=profile,
+            values=settings,
         )
+        if named:
+            rules.append(rule)
     return rules
 
 

@@ -1,0 +1,542 @@
+"""Every documented error case of the `workerguard` command, run as a user runs it: the real CLI in a
+process of its own, in a directory of its own, with relative paths as a person types them.
+
+One table. Each case gives the exit code, what stderr must say (each message exactly once) and, where
+it matters, what stdout must hold. Every case also holds the rules every command keeps: no Python
+"[Errno N]" and no traceback anywhere, every stderr line is workerguard's ("workerguard: ..." or, beside
+a diff, "# ..."), and a failed command writes nothing but its output format to stdout. A last test holds
+the table to the --help pages: every exit code a subcommand documents has a case here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from webhook.adapters.certs import make_bundle
+from webhook.cli.certs import write_bundle
+
+ROOT = Path(__file__).parent.parent
+GOLDEN = ROOT / "tests" / "golden"
+OK, JUDGED, UNUSABLE = 0, 1, 2
+
+BAD_RULES = """profiles:
+  slow:
+    base: resque
+    set: {probe-period: x, colour: red}
+rules:
+  - name: Bad
+    set: {readiness-max-age: soon}
+"""
+# Every problem of BAD_RULES, each with its line and column: the bad base hides nothing.
+KNOWN_SETTINGS = (
+    "container, heartbeat-format, heartbeat-path, liveness-max-age, override-probes, prestop-sleep, probe-period, "
+    "probe-shell, readiness-max-age, safe-to-evict, shutdown-timeout, startup-timeout, stuck-after"
+)
+BAD_RULES_PROBLEMS = (
+    "bad-rules.yaml: line 3, column 5: profiles.slow.base: 'resque' is not a built-in profile: generic, sidekiq, celery, pubsub",
+    "bad-rules.yaml: line 4, column 11: profiles.slow.set.probe-period: 'x' is not a duration like 60s or 2m",
+    f"bad-rules.yaml: line 4, column 28: profiles.slow.set.colour: unknown setting; known: {KNOWN_SETTINGS}",
+    "bad-rules.yaml: line 6, column 5: rules[0] (Bad).name: every rule needs a name that is a DNS label",
+    "bad-rules.yaml: line 7, column 11: rules[0] (Bad).set.readiness-max-age: 'soon' is not a duration like 60s or 2m",
+    "bad-rules.yaml: invalid rules file: 5 problems",
+)
+# The errors of tests/golden/invalid-annotations.yaml, each said once in the denial.
+DENIAL = "workerguard: denied.yaml: Pod/bad-worker: denied: "
+DENIED_ERRORS = (
+    "metadata.annotations[workerguard.io/readiness-max-age]: 'abc' is not a duration like 60s or 2m",
+    "metadata.annotations[workerguard.io/heartbeat-path]: '/tmp/beat; rm -rf /' may only contain",
+    "metadata.annotations[workerguard.io/readines-max-age]: unknown workerguard annotation",
+    "metadata.annotations[workerguard.io/liveness-max-age]: liveness max age 10s must be at least",
+)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """What the cases name: inputs good and bad, rules files, certificate pairs usable and not."""
+    shutil.copy(GOLDEN / "celery-pod.yaml", tmp_path / "pod.yaml")
+    shutil.copy(GOLDEN / "sidekiq-deployment.yaml", tmp_path / "deployment.yaml")
+    shutil.copy(GOLDEN / "invalid-annotations.yaml", tmp_path / "denied.yaml")
+    shutil.copy(GOLDEN / "rules.yaml", tmp_path / "rules.yaml")
+    (tmp_path / "bad-rules.yaml").write_text(BAD_RULES)
+    (tmp_path / "two-documents.yaml").write_text("rules: []\n---\nrules: []\n")
+    (tmp_path / "not-yaml.yaml").write_text("kind: Pod\nmetadata:\n  name: [x\n")
+    (tmp_path / "latin1.yaml").write_bytes(b"kind: Pod\nmetadata: {name: caf\xe9}\n")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "afile").write_text("a file where a directory is expected\n")
+    write_bundle(tmp_path / "good", make_bundle("localhost", ["localhost"], 400))
+    write_bundle(tmp_path / "expiring", make_bundle("localhost", ["localhost"], 10))
+    first, second = make_bundle("a", ["a"]), make_bundle("b", ["b"])
+    write_bundle(tmp_path / "mismatched", first)
+    (tmp_path / "mismatched" / "tls.key").write_bytes(second.tls_key)
+    (tmp_path / "junk").mkdir()
+    for name in ("ca.crt", "tls.crt", "tls.key"):
+        (tmp_path / "junk" / name).write_text("junk\n")
+    return tmp_path
+
+
+def workerguard(
+    args: list[str], cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("WORKERGUARD_")}
+    return subprocess.run(
+        [sys.executable, "-m", "webhook", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**environment, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+
+
+# --- what stdout must hold ------------------------------------------------------------------------
+
+StdoutCheck = Callable[[str, Path, list[str]], None]
+
+
+def empty(stdout: str, workdir: Path, args: list[str]) -> None:
+    assert stdout == ""
+
+
+def exactly(text: str) -> StdoutCheck:
+    def check(stdout: str, workdir: Path, args: list[str]) -> None:
+        assert stdout == text
+
+    return check
+
+
+def starts_with(text: str) -> StdoutCheck:
+    def check(stdout: str, workdir: Path, args: list[str]) -> None:
+        assert stdout.startswith(text) and stdout.count("\n") == 1, stdout
+
+    return check
+
+
+def yaml_with_its_comments(stdout: str, workdir: Path, args: list[str]) -> None:
+    """-o yaml keeps its format when denied: the object as it came, its errors as # comments."""
+    [obj] = [doc for doc in yaml.safe_load_all(stdout) if doc]
+    assert obj == yaml.safe_load((workdir / "denied.yaml").read_text())
+    assert stdout.count("\n# error: ") == len(DENIED_ERRORS)
+
+
+def denied_json(stdout: str, workdir: Path, args: list[str]) -> None:
+    result = json.loads(stdout)
+    assert result["allowed"] is False and len(result["errors"]) == len(DENIED_ERRORS)
+
+
+def valid_yaml(stdout: str, workdir: Path, args: list[str]) -> None:
+    assert [doc["kind"] for doc in yaml.safe_load_all(stdout) if doc] == ["Pod"]
+
+
+_HUNK = re.compile(r"@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
+
+
+def parse_unified_diff(text: str) -> list[str]:
+    """The files a unified diff changes; fails on any line that is not a file header, a hunk header or
+    a hunk line, and on hunks whose lines do not add up to their header's counts."""
+    lines, files, at = text.splitlines(), [], 0
+    while at < len(lines):
+        assert lines[at].startswith("--- a/") and lines[at + 1].startswith("+++ b/"), lines[at : at + 2]
+        files.append(lines[at].removeprefix("--- a/"))
+        at += 2
+        assert at < len(lines) and _HUNK.fullmatch(lines[at]), "a file header without a hunk"
+        while at < len(lines) and (hunk := _HUNK.fullmatch(lines[at])):
+            old, new = int(hunk[1] or 1), int(hunk[2] or 1)
+            at += 1
+            while old or new:
+                tag = lines[at][:1]
+                assert tag in (" ", "-", "+"), f"line {at + 1} is not part of the diff: {lines[at]!r}"
+                old -= tag in " -"
+                new -= tag in " +"
+                at += 1
+            assert old == new == 0
+    return files
+
+
+def _objects(yaml_output: str) -> dict[str, str]:
+    """-o yaml output as 'Kind/name' -> the object's YAML, without the # comments after it."""
+    objects = {}
+    for chunk in re.split(r"(?m)^---\n", yaml_output):
+        text = "".join(line for line in chunk.splitlines(keepends=True) if not line.startswith("#"))
+        obj = yaml.safe_load(text)
+        metadata = obj["metadata"]
+        objects[f"{obj['kind']}/{metadata.get('name') or metadata['generateName']}"] = text
+    return objects
+
+
+def clean_diff(*changed: str) -> StdoutCheck:
+    """stdout is a unified diff and nothing else, of exactly these objects; and `patch -p1` turns each
+    object as it came (previewed in the webhook's own namespace, which is never mutated) into the
+    object -o yaml shows."""
+
+    def check(stdout: str, workdir: Path, args: list[str]) -> None:
+        assert parse_unified_diff(stdout) == list(changed)
+        as_yaml = [arg if arg != "diff" else "yaml" for arg in args]
+        after = _objects(workerguard(as_yaml, workdir).stdout)
+        before = _objects(workerguard([*as_yaml, "-n", "workerguard"], workdir).stdout)
+        patch = shutil.which("patch")
+        if patch is None:
+            pytest.skip("GNU patch is not installed: the diff was parsed but not applied")
+        tree = workdir / "applied"
+        for name, text in before.items():
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            (tree / name).write_text(text)
+        applied = subprocess.run([patch, "-p1", "--batch", "--forward"], cwd=tree, input=stdout, capture_output=True, text=True)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        assert {name: (tree / name).read_text() for name in before} == after
+
+    return check
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    args: str
+    code: int
+    says: tuple[str, ...] = ()  # each exactly once on stderr
+    stderr: str | None = None  # all of stderr, when it is known to the letter
+    stdout: StdoutCheck | None = None
+    stdin: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    usage: bool = False  # argparse's own usage error: its "usage:" lines, then "workerguard ...: error: ..."
+
+    @property
+    def command(self) -> str:
+        words = shlex.split(self.args) or [""]
+        return " ".join(words[:2]) if words[0] == "rules" else words[0]
+
+
+CASES = [
+    # preview
+    Case("preview: allowed", "preview -f pod.yaml", OK, stderr="", stdout=valid_yaml),
+    Case(
+        "preview: a missing file",
+        "preview -f nonexist.yaml",
+        UNUSABLE,
+        stderr="workerguard: nonexist.yaml: no such file\n",
+        stdout=empty,
+    ),
+    Case(
+        "preview: not YAML, with line and column",
+        "preview -f pod.yaml -f not-yaml.yaml",
+        UNUSABLE,
+        says=("workerguard: not-yaml.yaml: not valid YAML: line 4, column 1: ",),
+        stdout=empty,
+    ),
+    Case(
+        "preview: not UTF-8",
+        "preview -f latin1.yaml",
+        UNUSABLE,
+        stderr="workerguard: latin1.yaml: not UTF-8 text\n",
+        stdout=empty,
+    ),
+    Case(
+        "preview: a directory without manifests",
+        "preview -f empty",
+        UNUSABLE,
+        stderr="workerguard: empty: no .yaml, .yml or .json files in this directory\n",
+        stdout=empty,
+    ),
+    Case(
+        "preview: nothing on stdin",
+        "preview -f -",
+        UNUSABLE,
+        stdin="",
+        stderr="workerguard: <stdin>: the input holds no object\n",
+        stdout=empty,
+    ),
+    Case(
+        "preview: a missing rules file",
+        "preview -f pod.yaml --rules nonexist.yaml",
+        UNUSABLE,
+        stderr="workerguard: nonexist.yaml: no such file\n",
+        stdout=empty,
+    ),
+    Case(
+        "preview: an invalid rules file, every problem",
+        "preview -f pod.yaml --rules bad-rules.yaml",
+        UNUSABLE,
+        says=BAD_RULES_PROBLEMS,
+        stdout=empty,
+    ),
+    Case(
+        "preview: denied, -o yaml keeps its format",
+        "preview -f denied.yaml",
+        JUDGED,
+        says=(DENIAL, *DENIED_ERRORS),
+        stdout=yaml_with_its_comments,
+    ),
+    Case("preview: denied, -o json", "preview -f denied.yaml -o json", JUDGED, says=(DENIAL, *DENIED_ERRORS), stdout=denied_json),
+    Case("preview: denied, -o patch", "preview -f denied.yaml -o patch", JUDGED, says=(DENIAL,), stdout=exactly("[]\n")),
+    Case(
+        "preview: -o diff is a clean diff, why on stderr",
+        "preview -f deployment.yaml -f pod.yaml --rules rules.yaml -o diff",
+        OK,
+        says=("# Deployment/billing-sidekiq\n# warning (shell_wrapped_command): ", "# Pod/reports-celery-7d9f8c6b5-\n"),
+        stdout=clean_diff("Deployment/billing-sidekiq", "Pod/reports-celery-7d9f8c6b5-"),
+    ),
+    Case(
+        "preview: -o diff with a denial",
+        "preview -f denied.yaml -f deployment.yaml -o diff",
+        JUDGED,
+        says=(DENIAL, *DENIED_ERRORS, "# Deployment/billing-sidekiq\n"),
+        stdout=clean_diff("Deployment/billing-sidekiq"),
+    ),
+    Case(
+        "preview: no -f",
+        "preview",
+        UNUSABLE,
+        says=("the following arguments are required: -f/--filename",),
+        stdout=empty,
+        usage=True,
+    ),
+    Case("preview: an unknown output", "preview -f pod.yaml -o xml", UNUSABLE, says=("invalid choice: 'xml'",), usage=True),
+    # rules check
+    Case(
+        "rules check: valid", "rules check rules.yaml", OK, stderr="", stdout=exactly("rules.yaml: ok: 1 profile(s), 2 rule(s)\n")
+    ),
+    Case(
+        "rules check: a missing file, named once",
+        "rules check nonexist.yaml",
+        UNUSABLE,
+        stderr="workerguard: nonexist.yaml: no such file\n",
+        stdout=empty,
+    ),
+    Case(
+        "rules check: every problem in one run",
+        "rules check bad-rules.yaml",
+        JUDGED,
+        stderr="".join(f"workerguard: {line}\n" for line in BAD_RULES_PROBLEMS),
+        stdout=empty,
+    ),
+    Case(
+        "rules check: two documents",
+        "rules check two-documents.yaml",
+        JUDGED,
+        stderr="workerguard: two-documents.yaml: the rules file must be a single YAML document\n"
+        "workerguard: two-documents.yaml: invalid rules file: 1 problem\n",
+        stdout=empty,
+    ),
+    Case(
+        "rules check: not YAML",
+        "rules check not-yaml.yaml",
+        UNUSABLE,
+        says=("workerguard: not-yaml.yaml: not valid YAML: line 4, column 1: ",),
+        stdout=empty,
+    ),
+    Case("rules check: no file", "rules check", UNUSABLE, says=("the following arguments are required: file",), usage=True),
+    Case("rules: no action", "rules", UNUSABLE, says=("the following arguments are required: ACTION",), usage=True),
+    # certs
+    Case("certs: write a pair", "certs --out new", OK, stderr="", stdout=exactly("wrote new/ca.crt, new/tls.crt, new/tls.key\n")),
+    Case(
+        "certs: refuses to overwrite",
+        "certs --out good",
+        JUDGED,
+        stderr="workerguard: good/ca.crt, good/tls.crt, good/tls.key already exist; pass --force to overwrite\n",
+        stdout=empty,
+    ),
+    Case(
+        "certs: a directory that cannot be made",
+        "certs --out afile/sub",
+        UNUSABLE,
+        stderr="workerguard: afile/sub: cannot write: a part of the path is not a directory\n",
+        stdout=empty,
+    ),
+    Case("certs: --days 0", "certs --days 0", UNUSABLE, stderr="workerguard: --days must be at least 1\n", stdout=empty),
+    Case("certs: --check a good pair", "certs --check good", OK, stderr="", stdout=starts_with("good: ok; expires ")),
+    Case(
+        "certs: --check a missing pair",
+        "certs --check nowhere",
+        JUDGED,
+        stderr="workerguard: nowhere: FAIL: cannot read the pair: nowhere/tls.crt: no such file\n",
+        stdout=exactly("nowhere: FAIL: cannot read the pair: nowhere/tls.crt: no such file\n"),
+    ),
+    Case(
+        "certs: --check a pair that is not PEM",
+        "certs --check junk",
+        JUDGED,
+        says=("workerguard: junk: FAIL: cannot read the pair: junk/tls.crt and junk/tls.key: not a PEM certificate",),
+        stdout=starts_with("junk: FAIL: cannot read the pair: "),
+    ),
+    Case(
+        "certs: --check a key of another certificate",
+        "certs --check mismatched",
+        JUDGED,
+        stderr="workerguard: mismatched: FAIL: tls.key does not belong to tls.crt\n",
+        stdout=starts_with("mismatched: FAIL: tls.key does not belong to tls.crt; expires "),
+    ),
+    Case(
+        "certs: --check a pair inside the threshold",
+        "certs --check expiring --threshold-days 30",
+        JUDGED,
+        says=("sooner than the 30-day threshold",),
+        stdout=starts_with("expiring: FAIL: expires in "),
+    ),
+    # manifests
+    Case(
+        "manifests: from a good pair",
+        "manifests --certs good --out overlay",
+        OK,
+        stderr="",
+        stdout=exactly("wrote overlay/generated/tls-secret.yaml, overlay/generated/cabundle-patch.yaml\n"),
+    ),
+    Case(
+        "manifests: a missing directory",
+        "manifests --certs certs/nonexist --out overlay",
+        UNUSABLE,
+        stderr="workerguard: certs/nonexist/ca.crt: no such file\n",
+        stdout=empty,
+    ),
+    Case(
+        "manifests: a pair that is not PEM",
+        "manifests --certs junk --out overlay",
+        UNUSABLE,
+        stderr="workerguard: junk/tls.crt and junk/tls.key: not a PEM certificate and its unencrypted private key\n",
+        stdout=empty,
+    ),
+    Case(
+        "manifests: a key of another certificate",
+        "manifests --certs mismatched --out overlay",
+        JUDGED,
+        stderr="workerguard: mismatched/tls.key: does not belong to mismatched/tls.crt\n",
+        stdout=empty,
+    ),
+    Case(
+        "manifests: an overlay that cannot be written",
+        "manifests --certs good --out afile",
+        UNUSABLE,
+        stderr="workerguard: afile/generated: cannot write: a part of the path is not a directory\n",
+        stdout=empty,
+    ),
+    # serve: everything it would refuse to start with, said before starting
+    Case(
+        "serve: a bad variable",
+        "serve",
+        UNUSABLE,
+        env={"WORKERGUARD_LOG_FORMAT": "xml"},
+        stderr="workerguard: WORKERGUARD_LOG_FORMAT='xml': choose from json, human\n",
+        stdout=empty,
+    ),
+    Case("serve: a bad flag", "serve --workers many", UNUSABLE, says=("invalid int value: 'many'",), usage=True),
+    Case(
+        "serve: a missing rules file",
+        "serve --rules nonexist.yaml --tls-cert good/tls.crt --tls-key good/tls.key",
+        UNUSABLE,
+        stderr="workerguard: nonexist.yaml: no such file\n",
+        stdout=empty,
+    ),
+    Case(
+        "serve: an invalid rules file",
+        "serve --rules bad-rules.yaml --tls-cert good/tls.crt --tls-key good/tls.key",
+        JUDGED,
+        says=BAD_RULES_PROBLEMS,
+        stdout=empty,
+    ),
+    Case(
+        "serve: a rules file that is not YAML",
+        "serve --rules not-yaml.yaml --tls-cert good/tls.crt --tls-key good/tls.key",
+        UNUSABLE,
+        says=("workerguard: not-yaml.yaml: not valid YAML: line 4, column 1: ",),
+        stdout=empty,
+    ),
+    Case(
+        "serve: a missing certificate",
+        "serve --tls-cert nowhere/tls.crt --tls-key good/tls.key",
+        UNUSABLE,
+        stderr="workerguard: nowhere/tls.crt: no such file\n",
+        stdout=empty,
+    ),
+    Case(
+        "serve: a pair that is not PEM",
+        "serve --tls-cert junk/tls.crt --tls-key junk/tls.key",
+        UNUSABLE,
+        says=("junk/tls.crt and junk/tls.key: not a PEM certificate",),
+        stdout=empty,
+    ),
+    Case(
+        "serve: a key of another certificate",
+        "serve --tls-cert mismatched/tls.crt --tls-key mismatched/tls.key",
+        JUDGED,
+        stderr="workerguard: mismatched/tls.key: does not belong to mismatched/tls.crt\n",
+        stdout=empty,
+    ),
+    # the command itself
+    Case("no command", "", UNUSABLE, says=("the following arguments are required: COMMAND",), stdout=empty, usage=True),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_the_cli_error_case(case: Case, workdir: Path) -> None:
+    args = shlex.split(case.args)
+    done = workerguard(args, workdir, case.stdin, case.env)
+    assert done.returncode == case.code, (done.stdout[-1000:], done.stderr[-2000:])
+    assert "Errno" not in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
+    if case.stderr is not None:
+        assert done.stderr == case.stderr
+    for message in case.says:
+        assert done.stderr.count(message) == 1, (message, done.stderr)
+    if case.usage:
+        assert done.stderr.startswith("usage: workerguard") and re.search(r"(?m)^workerguard.*: error: ", done.stderr)
+    else:
+        strangers = [line for line in done.stderr.splitlines() if not line.startswith(("workerguard: ", "# "))]
+        assert strangers == [], "every stderr line is workerguard's"
+    if case.code == UNUSABLE:
+        assert done.stdout == ""  # nothing half-done on stdout
+    if case.stdout is not None:
+        case.stdout(done.stdout, workdir, args)
+
+
+def test_the_serve_exit_code_for_a_server_that_stops_on_its_own(workdir: Path) -> None:
+    """A port already taken: uvicorn gives up (its own exit 3), serve says 1. Its log line is the server's
+    (uvicorn's words, JSON), so this is not in the table of the CLI's own messages."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = workerguard(
+            ["serve", "--host", "127.0.0.1", "--port", port, "--tls-cert", "good/tls.crt", "--tls-key", "good/tls.key"], workdir
+        )
+    assert done.returncode == JUDGED, done.stderr[-2000:]
+    assert "address already in use" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+# An exit code a --help documents that the table above cannot reach without running a server to its end.
+COVERED_ELSEWHERE = {
+    ("serve", OK): "tests/test_server_lifecycle.py::test_sigterm_drains_finishes_in_flight_requests_and_exits_0",
+}
+SUBCOMMANDS = sorted({case.command for case in CASES if case.command and case.command != "rules"})
+
+
+def documented_exit_codes(command: str, cwd: Path) -> set[int]:
+    done = workerguard([*command.split(), "--help"], cwd)
+    assert done.returncode == 0, done.stderr
+    section = done.stdout.split("\nexit codes (the same meaning in every workerguard command):\n", 1)[1]
+    return {int(code) for code in re.findall(r"(?m)^  ([0-9])  ", section)}
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_every_exit_code_a_help_page_documents_has_a_case(command: str, tmp_path: Path) -> None:
+    documented = documented_exit_codes(command, tmp_path)
+    assert documented <= {OK, JUDGED, UNUSABLE} and {OK, UNUSABLE} <= documented
+    tested = {case.code for case in CASES if case.command == command}
+    tested |= {code for (name, code) in COVERED_ELSEWHERE if name == command}
+    assert tested == documented
