@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
 import socket
 import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
 from webhook.adapters.certs import DEV_SANS, make_bundle
+from webhook.core import reasons
 
 T = TypeVar("T")
 
@@ -142,6 +145,33 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# The refusals answered with a 5xx; a bug in answering is one of them (internal_error, a 500).
+SERVER_ERRORS = frozenset(reason.code for reason in reasons.ALL if reason.kind == "refusal" and (reason.status or 0) >= 500)
+_REFUSALS = re.compile(r'workerguard_rejected_requests_total\{reason="(\w+)"\} (\S+)')
+
+
+def answered_with_a_5xx(server: Server) -> dict[str, float]:
+    """The 5xx answers the server has counted so far, by refusal code."""
+    with server.client() as client:
+        text = client.get("/metrics").text
+    counted = {match[1]: float(match[2]) for line in text.splitlines() if (match := _REFUSALS.fullmatch(line))}
+    # Every code's series exists from the start: a renamed metric or label fails here instead of passing unseen.
+    assert SERVER_ERRORS <= set(counted), sorted(counted)
+    return {code: counted[code] for code in SERVER_ERRORS if counted[code]}
+
+
+@contextlib.contextmanager
+def no_server_error(server: Server) -> Iterator[None]:
+    """No 5xx counted and no traceback logged while the block ran: uvicorn's own 500, for an error outside
+    our handlers, is only logged. A difference, so that what ran before cannot pass or fail the block."""
+    counted, tracebacks = answered_with_a_5xx(server), server.log().count("Traceback")
+    yield
+    now = answered_with_a_5xx(server)
+    assert now == counted, f"5xx answers by refusal code: {now}, before the block: {counted}\n{server.log()}"
+    now_tracebacks = server.log().count("Traceback")
+    assert now_tracebacks == tracebacks, f"tracebacks logged: {now_tracebacks}, before the block: {tracebacks}\n{server.log()}"
 
 
 class SecretVolume:

@@ -165,7 +165,10 @@ def test_a_note_is_said_in_the_explanation_and_never_as_a_warning() -> None:
     pod["spec"]["terminationGracePeriodSeconds"] = 30  # the apiserver's default
     done = workerguard("preview", "-f", "-", "-o", "yaml", stdin=json.dumps(pod))
     assert done.returncode == 0, done.stderr
-    assert "# note (grace_period_default_raised): Kubernetes' default terminationGracePeriodSeconds 30s raised to 605s" in done.stdout
+    assert (
+        "# note (grace_period_default_raised): Kubernetes' default terminationGracePeriodSeconds 30s raised to 605s"
+        in done.stdout
+    )
     assert "# warning" not in done.stdout
     described = json.loads(workerguard("preview", "-f", "-", "-o", "json", stdin=json.dumps(pod)).stdout)
     assert [note["code"] for note in described["notes"]] == ["grace_period_default_raised"] and described["warnings"] == []
