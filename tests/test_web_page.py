@@ -31,7 +31,9 @@ AXE = BUILD / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with Server(tmp_path_factory.mktemp("web")) as running:
+    # Previews run at a lower priority than admission: on a busy machine a long one may take many times
+    # its idle duration, and must still be answered here.
+    with Server(tmp_path_factory.mktemp("web"), "--preview-timeout", "120") as running:
         yield running
 
 
@@ -80,8 +82,8 @@ def click_preview(browser: webdriver.Chrome) -> None:
     button.click()
 
 
-def idle(browser: webdriver.Chrome) -> None:
-    WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "preview").is_enabled())
+def idle(browser: webdriver.Chrome, seconds: float = 30) -> None:
+    WebDriverWait(browser, seconds).until(lambda b: b.find_element(By.ID, "preview").is_enabled())
 
 
 def paste_and_preview(browser: webdriver.Chrome, server: Server, text: str) -> None:
@@ -192,7 +194,7 @@ def test_a_long_preview_shows_progress_and_cannot_be_sent_twice(browser: webdriv
     button, progress = browser.find_element(By.ID, "preview"), browser.find_element(By.ID, "progress")
     assert not button.is_enabled() and button.text == "Previewing…"
     assert progress.is_displayed() and progress.text.startswith("working…")
-    idle(browser)
+    idle(browser, 150)
     assert not progress.is_displayed() and button.text == "Preview"
     assert browser.find_elements(By.CSS_SELECTOR, "[data-testid=result]")
 
