@@ -33,7 +33,6 @@ BUNDLED_VOLUME_SIZE_LIMIT = "8Mi"
 PROBE_SHELL_INIT_NAME = "workerguard-probe-shell"
 GRACE_MARGIN_SECONDS = 5
 KUBERNETES_DEFAULT_GRACE_SECONDS = 30
-_PROBE_FIELDS = ("startupProbe", "readinessProbe", "livenessProbe")
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
 _OUR_VOLUME = re.compile(rf"{VOLUME_NAME}(-[0-9]+)?")
 # env name -> value
