@@ -16,11 +16,20 @@ RUN apt-get update \
  && mkdir -p /opt/probe-helper \
  && cp /bin/busybox /opt/probe-helper/busybox \
  && /opt/probe-helper/busybox true
+# workerguard-probe, the sidecar that answers `probe-transport: http` probes: static (no libc in the
+# sidecar's image), from Debian's Go, the module alone and never the network.
+COPY probe-server ./probe-server
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends golang-go \
+ && cd probe-server \
+ && CGO_ENABLED=0 GOFLAGS=-mod=mod GOPROXY=off go build -trimpath -ldflags='-s -w' -o /opt/probe-helper/workerguard-probe . \
+ && /opt/probe-helper/workerguard-probe --help >/dev/null
 
 FROM ${PYTHON_IMAGE}
 ENV PATH=/opt/workerguard/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 COPY --from=build /opt/workerguard /opt/workerguard
 COPY --from=build /opt/probe-helper/busybox /usr/local/lib/workerguard/busybox
+COPY --from=build /opt/probe-helper/workerguard-probe /usr/local/lib/workerguard/workerguard-probe
 # A numeric non-root user, so Kubernetes' runAsNonRoot can verify it without /etc/passwd.
 USER 65532:65532
 EXPOSE 8443

@@ -4,11 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test test-workers test-under-load examples bench bench-isolation fuzz soak install debian-packages clean
+.PHONY: serve test test-workers test-under-load examples bench bench-isolation bench-probe fuzz soak install debian-packages clean
 
 # What the tests run for real: shells (dash, busybox: the static build, as probe-shell: bundled ships it),
-# Chromium with its driver for the page, and Redis for the Python writer's check.
-TEST_DEBIAN_PACKAGES := busybox-static dash chromium chromium-driver redis-server
+# Chromium with its driver for the page, Redis for the Python writer's check, and Go for the probe server.
+TEST_DEBIAN_PACKAGES := busybox-static dash chromium chromium-driver redis-server golang-go
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,7 @@ test: $(STAMP) $(AXE)
 	$(BIN)/ruff format --check webhook tests bench examples writers
 	$(BIN)/lint-imports
 	$(BIN)/mypy --strict webhook
+	cd probe-server && GOFLAGS=-mod=mod GOPROXY=off go vet ./... && GOFLAGS=-mod=mod GOPROXY=off go test ./...
 	$(BIN)/python -m pytest
 
 # Not part of CI: make test's pytest run while a hog keeps every core busy, as on a shared CI runner, so a
@@ -102,6 +103,10 @@ bench: $(STAMP)
 # /mutate and /readyz latency alone and while 4 clients post 2 MB previews in a loop (about 40 s).
 bench-isolation: $(STAMP)
 	$(BIN)/python -m bench.isolation
+
+# workerguard-probe's CPU per request and memory beside an exec readiness run's CPU (about 30 s; needs go, dash).
+bench-probe: $(STAMP)
+	$(BIN)/python -m bench.probe_server
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

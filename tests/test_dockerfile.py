@@ -109,3 +109,44 @@ def test_the_final_image_holds_the_static_busybox_at_the_default_helper_path() -
     build = LINES[: max(i for i, line in enumerate(LINES) if line.startswith("FROM "))]
     assert any("apt-get install -y --no-install-recommends busybox-static" in line for line in build)
     assert f"--from=build /opt/probe-helper/busybox {DEFAULT_HELPER_PATH}" in instructions("COPY")
+
+
+# Where the final image holds workerguard-probe, the `probe-transport: http` sidecar (probe-server/).
+PROBE_SERVER_PATH = "/usr/local/lib/workerguard/workerguard-probe"
+
+
+def _build_stage() -> list[str]:
+    return LINES[: max(i for i, line in enumerate(LINES) if line.startswith("FROM "))]
+
+
+def test_the_final_image_holds_the_probe_server_built_from_debians_go() -> None:
+    build = _build_stage()
+    assert any("apt-get install -y --no-install-recommends golang-go" in line for line in build)
+    assert "COPY probe-server ./probe-server" in build
+    assert f"--from=build /opt/probe-helper/workerguard-probe {PROBE_SERVER_PATH}" in instructions("COPY")
+
+
+def _is_static_elf(binary: Path) -> bool:
+    """No PT_INTERP program header: the kernel runs it without a dynamic loader, in an image with no libc."""
+    data = binary.read_bytes()
+    assert data[:5] == b"\x7fELF\x02", "not a 64-bit ELF"
+    phoff, phentsize, phnum = int.from_bytes(data[32:40], "little"), data[54] | data[55] << 8, data[56] | data[57] << 8
+    types = [int.from_bytes(data[phoff + i * phentsize : phoff + i * phentsize + 4], "little") for i in range(phnum)]
+    return 3 not in types
+
+
+def test_the_probe_server_build_step_makes_a_static_binary_that_runs(tmp_path: Path) -> None:
+    [step] = [line for line in _build_stage() if " go build " in line]
+    command = step.removeprefix("&& ").removesuffix("\\").strip()
+    output = tmp_path / "workerguard-probe"
+    assert "-o /opt/probe-helper/workerguard-probe " in command
+    command = command.replace("/opt/probe-helper/workerguard-probe", str(output))
+    shutil.copytree(ROOT / "probe-server", tmp_path / "probe-server")
+    go = shutil.which("go")
+    assert go, "go is not installed: apt-get install golang-go (make test installs it)"
+    env = {"PATH": f"{Path(go).parent}:/usr/bin:/bin", "HOME": str(tmp_path), "GOCACHE": str(ROOT / "build" / "go-cache")}
+    built = subprocess.run(["sh", "-c", command], cwd=tmp_path / "probe-server", env=env, capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    assert _is_static_elf(output)
+    ran = subprocess.run([str(output), "--help"], env={}, capture_output=True, text=True)
+    assert ran.returncode == 0 and ran.stdout.startswith("usage: workerguard-probe"), ran.stderr

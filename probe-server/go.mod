@@ -1,0 +1,3 @@
+module workerguard.io/probe-server
+
+go 1.19
