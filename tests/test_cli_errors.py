@@ -25,7 +25,10 @@ import pytest
 import yaml
 
 from webhook.adapters.certs import make_bundle
+from webhook.adapters.documents import load_objects
+from webhook.adapters.preview import render
 from webhook.cli.certs import write_bundle
+from webhook.core.plan import plan
 
 ROOT = Path(__file__).parent.parent
 GOLDEN = ROOT / "tests" / "golden"
@@ -42,7 +45,7 @@ rules:
 # Every problem of BAD_RULES, each with its line and column: the bad base hides nothing.
 KNOWN_SETTINGS = (
     "container, heartbeat-format, heartbeat-path, liveness-max-age, override-probes, prestop-sleep, probe-period, "
-    "probe-shell, readiness-max-age, safe-to-evict, shutdown-timeout, startup-timeout, stuck-after"
+    "probe-shell, readiness-max-age, safe-to-evict, shutdown-timeout, sidecar-wait, startup-timeout, stuck-after"
 )
 BAD_RULES_PROBLEMS = (
     "bad-rules.yaml: line 3, column 5: profiles.slow.base: 'resque' is not a built-in profile: generic, sidekiq, celery, pubsub",
@@ -51,6 +54,29 @@ BAD_RULES_PROBLEMS = (
     "bad-rules.yaml: line 6, column 5: rules[0] (Bad).name: every rule needs a name that is a DNS label",
     "bad-rules.yaml: line 7, column 11: rules[0] (Bad).set.readiness-max-age: 'soon' is not a duration like 60s or 2m",
     "bad-rules.yaml: invalid rules file: 5 problems",
+)
+# A Sidekiq worker nobody has opted in yet.
+NOT_OPTED_IN_WORKER = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: orders-sidekiq, namespace: orders}
+spec:
+  selector: {matchLabels: {app: orders-sidekiq}}
+  template:
+    metadata: {labels: {app: orders-sidekiq}}
+    spec:
+      containers:
+        - {name: sidekiq, image: registry.example/orders:1, command: [bundle, exec, sidekiq]}
+"""
+# What -n billing says of tests/golden/celery-pod.yaml, which names its namespace, reports.
+NAMESPACE_CONFLICT = (
+    'workerguard: pod.yaml: Pod/reports-celery-7d9f8c6b5-: the namespace from the provided object "reports" does not match '
+    'the namespace "billing"; pass -n reports, or leave -n out\n'
+)
+# The files of mixed/ that cannot be read, each named once, and the closing line.
+MIXED_LEFT_OUT = (
+    "workerguard: mixed/latin1.yaml: not UTF-8 text\n",
+    "workerguard: mixed/not-yaml.yaml: not valid YAML: line 4, column 1: ",
+    "workerguard: 2 files in a directory could not be read; the output covers the rest\n",
 )
 # The errors of tests/golden/invalid-annotations.yaml, each said once in the denial.
 DENIAL = "workerguard: denied.yaml: Pod/bad-worker: denied: "
@@ -69,11 +95,18 @@ def workdir(tmp_path: Path) -> Path:
     shutil.copy(GOLDEN / "sidekiq-deployment.yaml", tmp_path / "deployment.yaml")
     shutil.copy(GOLDEN / "invalid-annotations.yaml", tmp_path / "denied.yaml")
     shutil.copy(GOLDEN / "rules.yaml", tmp_path / "rules.yaml")
+    shutil.copy(GOLDEN / "native-sidecar.yaml", tmp_path / "mailer.yaml")
+    (tmp_path / "worker.yaml").write_text(NOT_OPTED_IN_WORKER)
     (tmp_path / "bad-rules.yaml").write_text(BAD_RULES)
     (tmp_path / "two-documents.yaml").write_text("rules: []\n---\nrules: []\n")
     (tmp_path / "not-yaml.yaml").write_text("kind: Pod\nmetadata:\n  name: [x\n")
     (tmp_path / "latin1.yaml").write_bytes(b"kind: Pod\nmetadata: {name: caf\xe9}\n")
     (tmp_path / "empty").mkdir()
+    (tmp_path / "mixed").mkdir()
+    shutil.copy(GOLDEN / "celery-pod.yaml", tmp_path / "mixed" / "pod.yaml")
+    shutil.copy(tmp_path / "not-yaml.yaml", tmp_path / "mixed" / "not-yaml.yaml")
+    shutil.copy(tmp_path / "latin1.yaml", tmp_path / "mixed" / "latin1.yaml")
+    shutil.copytree(tmp_path / "mixed", tmp_path / "broken", ignore=shutil.ignore_patterns("pod.yaml"))
     (tmp_path / "afile").write_text("a file where a directory is expected\n")
     write_bundle(tmp_path / "good", make_bundle("localhost", ["localhost"], 400))
     write_bundle(tmp_path / "expiring", make_bundle("localhost", ["localhost"], 10))
@@ -185,7 +218,7 @@ def clean_diff(*changed: str) -> StdoutCheck:
         assert parse_unified_diff(stdout) == list(changed)
         as_yaml = [arg if arg != "diff" else "yaml" for arg in args]
         after = _objects(workerguard(as_yaml, workdir).stdout)
-        before = _objects(workerguard([*as_yaml, "-n", "workerguard"], workdir).stdout)
+        before = _objects(_untouched([args[i + 1] for i, arg in enumerate(args) if arg == "-f"], workdir))
         patch = shutil.which("patch")
         if patch is None:
             pytest.skip("GNU patch is not installed: the diff was parsed but not applied")
@@ -198,6 +231,30 @@ def clean_diff(*changed: str) -> StdoutCheck:
         assert {name: (tree / name).read_text() for name in before} == after
 
     return check
+
+
+def _untouched(files: list[str], workdir: Path) -> str:
+    """The objects of the files as -o yaml writes them when it changes nothing: planned in the
+    webhook's own namespace, which is never mutated."""
+    objects = [obj for name in files for obj in load_objects((workdir / name).read_text())]
+    return "---\n".join(render([plan(obj, namespace="workerguard")], "yaml") for obj in objects)
+
+
+def audit_table(*workloads: str) -> StdoutCheck:
+    """The audit's table: a row for each of these workloads, in order, and the summary line last."""
+
+    def check(stdout: str, workdir: Path, args: list[str]) -> None:
+        rows = stdout.split("\n\n", 1)[0].splitlines()
+        assert rows[0].split()[:2] == ["NAMESPACE", "WORKLOAD"]
+        assert [row.split()[1] for row in rows[1:]] == list(workloads)
+        assert re.fullmatch(r"[0-9]+ workloads?: [0-9]+ workers?, .*", stdout.splitlines()[-1])
+
+    return check
+
+
+def audit_json(stdout: str, workdir: Path, args: list[str]) -> None:
+    report = json.loads(stdout)
+    assert list(report) == ["workloads", "summary"] and report["summary"]["workers"] == len(report["workloads"])
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -214,6 +271,7 @@ class Case:
     stdin: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     usage: bool = False  # argparse's own usage error: its "usage:" lines, then "workerguard ...: error: ..."
+    partial: bool = False  # exit 2 for files left out of a directory, with the output for the others
 
     @property
     def command(self) -> str:
@@ -306,6 +364,111 @@ CASES = [
         usage=True,
     ),
     Case("preview: an unknown output", "preview -f pod.yaml -o xml", UNUSABLE, says=("invalid choice: 'xml'",), usage=True),
+    Case(
+        "preview: files of a directory that cannot be read are named, the others previewed",
+        "preview -f mixed",
+        UNUSABLE,
+        says=MIXED_LEFT_OUT,
+        stdout=valid_yaml,
+        partial=True,
+    ),
+    Case(
+        "preview: -n contradicts the object's own namespace",
+        "preview -f pod.yaml -n billing",
+        UNUSABLE,
+        stderr=NAMESPACE_CONFLICT,
+        stdout=empty,
+    ),
+    Case(
+        "preview: -n agrees with the object's own namespace", "preview -f pod.yaml -n reports", OK, stderr="", stdout=valid_yaml
+    ),
+    # audit
+    Case(
+        "audit: a table, exit 0 whatever it finds by default",
+        "audit -f deployment.yaml -f worker.yaml",
+        OK,
+        stderr="",
+        stdout=audit_table("Deployment/billing-sidekiq", "Deployment/orders-sidekiq"),
+    ),
+    Case("audit: -o json", "audit -f worker.yaml -f pod.yaml -o json", OK, stderr="", stdout=audit_json),
+    Case(
+        "audit: --fail-on risk, and a worker has one",
+        "audit -f deployment.yaml -f mailer.yaml --fail-on risk",
+        JUDGED,
+        stderr="",
+        stdout=audit_table("Deployment/billing-sidekiq", "Pod/mailer-0"),
+    ),
+    Case(
+        "audit: --fail-on risk, and no worker has one",
+        "audit -f mailer.yaml --fail-on risk",
+        OK,
+        stderr="",
+        stdout=audit_table("Pod/mailer-0"),
+    ),
+    Case(
+        "audit: --fail-on unprotected, and a worker is not opted in",
+        "audit -f pod.yaml -f worker.yaml --fail-on unprotected",
+        JUDGED,
+        stderr="",
+        stdout=audit_table("Pod/reports-celery-7d9f8c6b5-", "Deployment/orders-sidekiq"),
+    ),
+    Case(
+        "audit: --fail-on unprotected, and an opted-in worker would be denied",
+        "audit -f denied.yaml --fail-on unprotected",
+        JUDGED,
+        stderr="",
+        stdout=audit_table("Pod/bad-worker"),
+    ),
+    Case(
+        "audit: --fail-on unprotected, every worker injected",
+        "audit -f pod.yaml -f mailer.yaml --fail-on unprotected",
+        OK,
+        stderr="",
+        stdout=audit_table("Pod/reports-celery-7d9f8c6b5-", "Pod/mailer-0"),
+    ),
+    Case(
+        "audit: a missing file",
+        "audit -f nonexist.yaml",
+        UNUSABLE,
+        stderr="workerguard: nonexist.yaml: no such file\n",
+        stdout=empty,
+    ),
+    Case(
+        "audit: files of a directory that cannot be read are named, the others audited",
+        "audit -f mixed --fail-on risk",
+        UNUSABLE,
+        says=MIXED_LEFT_OUT,
+        stdout=audit_table("Pod/reports-celery-7d9f8c6b5-"),
+        partial=True,
+    ),
+    Case(
+        "audit: a directory whose every file cannot be read",
+        "audit -f broken",
+        UNUSABLE,
+        says=("workerguard: broken/latin1.yaml: not UTF-8 text\n", "workerguard: broken/not-yaml.yaml: not valid YAML: "),
+        stdout=empty,
+    ),
+    Case(
+        "audit: -n contradicts the object's own namespace",
+        "audit -f pod.yaml -n billing",
+        UNUSABLE,
+        stderr=NAMESPACE_CONFLICT,
+        stdout=empty,
+    ),
+    Case(
+        "audit: an invalid rules file",
+        "audit -f pod.yaml --rules bad-rules.yaml",
+        UNUSABLE,
+        says=BAD_RULES_PROBLEMS,
+        stdout=empty,
+    ),
+    Case(
+        "audit: an unknown --fail-on",
+        "audit -f pod.yaml --fail-on sometimes",
+        UNUSABLE,
+        says=("invalid choice: 'sometimes'",),
+        usage=True,
+    ),
     # rules check
     Case(
         "rules check: valid", "rules check rules.yaml", OK, stderr="", stdout=exactly("rules.yaml: ok: 1 profile(s), 2 rule(s)\n")
@@ -496,7 +659,7 @@ def test_the_cli_error_case(case: Case, workdir: Path) -> None:
     else:
         strangers = [line for line in done.stderr.splitlines() if not line.startswith(("workerguard: ", "# "))]
         assert strangers == [], "every stderr line is workerguard's"
-    if case.code == UNUSABLE:
+    if case.code == UNUSABLE and not case.partial:
         assert done.stdout == ""  # nothing half-done on stdout
     if case.stdout is not None:
         case.stdout(done.stdout, workdir, args)

@@ -63,6 +63,16 @@ def test_pods_without_the_exact_opt_in_label_are_untouched(label: str | None) ->
     assert (result.allowed, result.patch, result.skip.code if result.skip else None) == (True, [], "not_opted_in")
 
 
+def test_an_unquoted_opt_in_label_is_skipped_with_the_yaml_hint() -> None:
+    pod = make_pod()
+    pod["metadata"]["labels"]["workerguard.io/inject"] = True  # `workerguard.io/inject: true` in YAML
+    skip = plan(pod).skip
+    assert skip is not None and (skip.code, skip.message) == (
+        "not_opted_in",
+        'workerguard.io/inject: true is a YAML boolean, not the string "true": quote it',
+    )
+
+
 @pytest.mark.parametrize(
     ("metadata_namespace", "request_namespace", "own", "skipped"),
     [
@@ -126,8 +136,8 @@ def test_a_bare_pod_gets_volume_mount_env_probes_grace_and_status() -> None:
     assert '"profile":"generic"' in annotations["workerguard.io/status"]
 
 
-def test_only_the_target_container_changes() -> None:
-    pod = make_pod()
+def test_with_sidecar_wait_off_only_the_target_container_changes() -> None:
+    pod = make_pod(annotations={"workerguard.io/sidecar-wait": "off"})
     spec = pod["spec"]
     spec["containers"].append({"name": "proxy", "image": "envoy"})
     spec["initContainers"] = [

@@ -1,19 +1,25 @@
-"""writers/python (the workerguard_heartbeat package) on its own: beats, stuck jobs, the not-ready marker, errors.
+"""writers/python (the workerguard_heartbeat package) on its own: beats, stuck jobs, the markers, errors.
 
 The real frameworks are in tests/workers (make test-workers); here a clock is passed in, so nothing sleeps.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import sys
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "writers" / "python" / "src"))
 
-from workerguard_heartbeat import CHECK_STALE_BEATS, Heartbeat  # noqa: E402
+from workerguard_heartbeat import CHECK_STALE_BEATS, EXITED, Heartbeat  # noqa: E402
+
+CONTRACT = json.loads((Path(__file__).parent.parent / "writers" / "contract.json").read_text())
 
 
 class Clock:
@@ -127,3 +133,97 @@ def test_start_clears_a_previous_containers_markers_beats_and_stop_ends_the_thre
 def test_settings_come_from_the_env_workerguard_injects(environ: dict[str, str], expected: tuple[object, ...]) -> None:
     heartbeat = Heartbeat.from_env(environ)
     assert (str(heartbeat.path), heartbeat.interval, heartbeat.stuck_after) == expected
+
+
+def started(directory: Path, clock: Clock, running_since: Callable[[], Iterable[float]] | None = None) -> Heartbeat:
+    """Started with an interval the test never reaches: every beat after the first is the test's own."""
+    heartbeat = Heartbeat(directory / "heartbeat", interval=3600, clock=clock, running_since=running_since)
+    heartbeat.start()
+    return heartbeat
+
+
+def test_the_exited_marker_is_named_as_the_contract_says() -> None:
+    assert CONTRACT["markers"]["exited"] == EXITED
+
+
+def test_stop_writes_the_exited_marker_with_the_time_after_the_last_beat(tmp_path: Path, clock: Clock) -> None:
+    heartbeat = started(tmp_path, clock)
+    clock.now += 5
+    heartbeat.stop()
+    assert (tmp_path / EXITED).read_text() == "1800000005"
+    clock.now += 1
+    heartbeat.beat()
+    heartbeat.stop()
+    assert beat_value(tmp_path / "heartbeat") == 1_800_000_000  # no beat after the marker
+    assert (tmp_path / EXITED).read_text() == "1800000005"  # written once
+    assert sorted(path.name for path in tmp_path.iterdir()) == [EXITED, "heartbeat"]
+
+
+def test_no_exited_marker_without_start_or_while_a_job_still_runs(
+    tmp_path: Path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    Heartbeat(tmp_path / "heartbeat", clock=clock).stop()
+    assert not (tmp_path / EXITED).exists()
+    elsewhere: list[float] = []
+    heartbeat = started(tmp_path, clock, running_since=lambda: elsewhere)
+    token = heartbeat.job_started()  # a stop called while the worker still drains
+    heartbeat.stop()
+    assert not (tmp_path / EXITED).exists()
+    heartbeat.job_finished(token)
+    elsewhere.append(clock.now)  # a job Celery still runs counts the same
+    heartbeat.stop()
+    assert not (tmp_path / EXITED).exists()
+    assert "1 job(s) still running" in caplog.text
+    elsewhere.clear()
+    clock.now += 3
+    heartbeat.stop()
+    assert (tmp_path / EXITED).read_text() == "1800000003"
+
+
+def test_a_forked_child_never_writes_the_exited_marker(tmp_path: Path, clock: Clock) -> None:
+    """RQ's work horse and Celery's prefork children are forks of the process that beats."""
+    heartbeat = started(tmp_path, clock)
+    child = os.fork()
+    if child == 0:
+        heartbeat.stop()
+        os._exit(0)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert not (tmp_path / EXITED).exists()
+    heartbeat.stop()
+    assert (tmp_path / EXITED).exists()
+
+
+def test_start_and_every_beat_remove_a_previous_containers_exited_marker(tmp_path: Path, clock: Clock) -> None:
+    (tmp_path / EXITED).write_text("1700000000")
+    seen_by_first_check: list[bool] = []
+    heartbeat = Heartbeat(
+        tmp_path / "heartbeat", interval=3600, clock=clock, check=lambda: seen_by_first_check.append((tmp_path / EXITED).exists())
+    )
+    heartbeat.start()
+    assert seen_by_first_check == [False]  # gone before a first check that may hang on Redis, so before the first beat
+    assert not (tmp_path / EXITED).exists()
+    assert beat_value(tmp_path / "heartbeat") == 1_800_000_000
+    (tmp_path / EXITED).write_text("1700000000")
+    heartbeat.beat()
+    assert not (tmp_path / EXITED).exists()
+    heartbeat.stop()
+
+
+def test_an_exited_marker_that_cannot_be_removed_is_logged_retried_and_never_stops_the_beat(
+    tmp_path: Path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / EXITED / "inside").mkdir(parents=True)  # unlink fails on it, as on a read-only volume
+    caplog.set_level(logging.WARNING, logger="workerguard.heartbeat")
+    heartbeat = started(tmp_path, clock)
+    assert beat_value(tmp_path / "heartbeat") == 1_800_000_000
+    assert EXITED in caplog.text
+    clock.now += 1
+    heartbeat.beat()
+    assert beat_value(tmp_path / "heartbeat") == 1_800_000_001
+    (tmp_path / EXITED / "inside").rmdir()
+    (tmp_path / EXITED).rmdir()
+    (tmp_path / EXITED).write_text("")
+    heartbeat.beat()
+    assert not (tmp_path / EXITED).exists()  # tried again at the next beat
+    heartbeat.stop()

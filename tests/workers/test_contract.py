@@ -203,3 +203,66 @@ def test_a_previous_containers_heartbeat_never_passes_startup(worker: Worker) ->
     text = worker.heartbeat.read_text().strip()
     assert text.isdigit() and int(text) >= int(worker.started), text
     record(worker, "g_restart", startup_refused_old_beat=True, startup_passed_after_s=round(passed_after, 2))
+
+
+def test_the_exited_marker_comes_after_the_last_job_and_a_new_start_removes_it(worker: Worker) -> None:
+    """What the sidecars' preStop waits for: the marker only once the drained worker is done, and never a
+    previous container's."""
+    redis = worker.broker
+    assert isinstance(redis, RedisServer)
+    marker = worker.heartbeat_dir / "exited"
+    worker.start()
+    worker.wait_started()
+    worker.enqueue("sleep", "4")
+    wait_for(lambda: redis.queued(QUEUES) == 0, 10)  # taken: the job is running
+    time.sleep(1)
+    prestop = subprocess.run(
+        ["nsenter", "--target", str(worker.pid()), "--pid", "--mount", "sh", "-c", worker.injected.commands["preStop"]],
+        timeout=30,
+    )
+    assert prestop.returncode == 0
+    assert not worker.finished_a_job(), worker.log()[-3000:]
+    sigterm_at, sigterm_wall = time.monotonic(), time.time()
+    worker.signal(signal.SIGTERM)
+    checks_while_running = 0
+    while worker.process.poll() is None and time.monotonic() - sigterm_at < worker.injected.grace:
+        present = marker.exists()
+        finished = worker.finished_a_job()  # read after the marker: a job that ends in between is no false alarm
+        assert finished or not present, "the exited marker appeared while the job still ran"
+        if not finished:
+            checks_while_running += 1
+        time.sleep(0.02)
+    code = worker.process.wait(worker.injected.grace)
+    exited_wall = time.time()
+    assert code == 0, worker.log()[-3000:]
+    assert checks_while_running > 0  # the job was seen running after SIGTERM, with no marker
+    assert marker.exists(), worker.log()[-3000:]
+    assert int(sigterm_wall) <= int(marker.read_text()) <= exited_wall
+    written = marker.stat()
+    assert worker.heartbeat.stat().st_mtime_ns <= written.st_mtime_ns  # after the last beat
+
+    last_beat = worker.heartbeat.stat()
+    worker.start()
+    removed_after: float | None = None
+    first_beat_after: float | None = None
+    while first_beat_after is None and time.time() - worker.started < 30:
+        beat = worker.heartbeat.stat()
+        present = marker.exists()  # read after the beat: a new beat means the marker must be gone
+        at = time.time() - worker.started
+        if removed_after is None and not present:
+            removed_after = at
+        if (beat.st_ino, beat.st_mtime_ns) != (last_beat.st_ino, last_beat.st_mtime_ns):
+            assert not present, "the new container beat beside the previous one's exited marker"
+            first_beat_after = at
+        time.sleep(0.01)
+    assert removed_after is not None and first_beat_after is not None, worker.log()[-3000:]
+    worker.wait_started()
+    record(
+        worker,
+        "j_exited_marker",
+        marker_written_after_sigterm_s=round(written.st_mtime - sigterm_wall, 2),
+        exit_code=code,
+        exited_after_sigterm_s=round(exited_wall - sigterm_wall, 2),
+        marker_removed_after_start_s=round(removed_after, 2),
+        first_beat_after_start_s=round(first_beat_after, 2),
+    )

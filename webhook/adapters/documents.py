@@ -164,7 +164,9 @@ def parse_json(text: str | bytes) -> Any:
 
 
 def load_objects(text: str | bytes, max_documents: int = DEFAULT_MAX_DOCUMENTS) -> list[JSONObject]:
-    """Objects from JSON or (multi-document) YAML; a `kind: List` gives its items."""
+    """Objects from JSON or (multi-document) YAML; a list gives its items (list_items). A list with no
+    items is an answer (`kubectl get` in an empty namespace), so only input without any document is
+    refused for holding no object."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -173,16 +175,46 @@ def load_objects(text: str | bytes, max_documents: int = DEFAULT_MAX_DOCUMENTS) 
     stripped = text.lstrip()
     documents = [parse_json(text)] if stripped.startswith(("{", "[")) else parse_yaml_all(text)
     objects: list[JSONObject] = []
+    lists = 0
     for number, document in enumerate(documents, start=1):
-        items = document if isinstance(document, list) else [document]
-        if isinstance(document, dict) and document.get("kind") == "List" and isinstance(document.get("items"), list):
-            items = document["items"]
+        items = list_items(document)
+        if items is None:
+            items = document if isinstance(document, list) else [document]
+        else:
+            lists += 1
         for item in items:
             if not isinstance(item, dict):
                 raise DocumentError(f"document {number} is not an object with apiVersion and kind")
             objects.append(item)
-    if not objects:
+    if not objects and not lists:
         raise DocumentError("the input holds no object")
     if len(objects) > max_documents:
-        raise DocumentError(f"the input holds {len(objects)} objects; at most {max_documents} are previewed at once")
+        raise DocumentError(f"the input holds {len(objects)} objects; at most {max_documents} are read from one input")
     return objects
+
+
+def list_items(document: Any) -> list[Any] | None:
+    """The items of a list object, None for anything else. `kubectl get -o yaml|json` prints a `kind:
+    List` whose items are whole objects; the API itself answers a typed list (DeploymentList) whose
+    items carry no kind or apiVersion: they get the list's."""
+    if not isinstance(document, dict) or not isinstance(document.get("items"), list):
+        return None
+    kind = document.get("kind")
+    items: list[Any] = document["items"]
+    if kind == "List":
+        return items
+    if not isinstance(kind, str) or not kind.endswith("List"):
+        return None
+    typed: dict[str, Any] = {"kind": kind.removesuffix("List")}
+    if isinstance(document.get("apiVersion"), str):
+        typed = {"apiVersion": document["apiVersion"], **typed}
+    return [{**typed, **item} if isinstance(item, dict) else item for item in items]
+
+
+def object_name(obj: JSONObject, number: int) -> str:
+    """Kind/name as kubectl writes it; generateName for a pod a controller is about to name, and
+    document-N (counting from 1) for an object with neither."""
+    metadata = obj.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    name = metadata.get("name") or metadata.get("generateName") or f"document-{number}"
+    return f"{obj.get('kind', 'object')}/{name}"

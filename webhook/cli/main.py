@@ -1,4 +1,4 @@
-"""The `workerguard` command: serve | preview | rules check | certs | manifests."""
+"""The `workerguard` command: serve | preview | audit | rules check | certs | manifests."""
 
 from __future__ import annotations
 
@@ -9,16 +9,13 @@ from pathlib import Path
 from typing import get_args, TextIO
 
 from webhook import __version__
-from webhook.adapters.documents import load_objects, read_text_file
 from webhook.adapters.preview import describe, PreviewOutput, render, render_diff
-from webhook.adapters.rulesfile import locate_problems, parse_rules_document, read_rules_text
-from webhook.cli.common import add_command, exit_codes, EXIT_JUDGED, EXIT_OK, EXIT_UNUSABLE, plural, report
-from webhook.core.errors import DocumentError, InputError, RulesError
+from webhook.cli.audit import add_audit_arguments, AUDIT_EPILOG
+from webhook.cli.common import add_command, exit_codes, EXIT_JUDGED, EXIT_OK, EXIT_UNUSABLE, report
+from webhook.cli.inputs import FILENAME_HELP, LIMIT_HELP, load_rules, NAMESPACE_HELP, read_manifests
+from webhook.core.errors import InputError
 from webhook.core.plan import OnInvalid, Plan, plan, PlanOptions
-from webhook.core.rules import BUILTIN_RULES, RuleSet
-from webhook.core.types import JSONObject
-
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+from webhook.core.rules import BUILTIN_RULES
 
 DESCRIPTION = """Heartbeat probes and safe shutdown for worker pods.
 
@@ -34,7 +31,8 @@ EPILOG = exit_codes(
     (EXIT_UNUSABLE, "workerguard could not judge: an input could not be read or used, or the command line is wrong"),
 )
 
-PREVIEW_EPILOG = """outputs (-o), on stdout:
+PREVIEW_EPILOG = (
+    """outputs (-o), on stdout:
   yaml   the objects as they would be stored, '---' between them, and why as # comments:
          valid YAML, so `workerguard preview -f deploy.yaml | kubectl apply -f -` applies them;
          multi-line strings (a ConfigMap's scripts) are written as | blocks, as people write them
@@ -49,10 +47,18 @@ PREVIEW_EPILOG = """outputs (-o), on stdout:
 stderr: one line per denied object, naming its file and the object and listing its errors, whatever
 the output; with -o diff, why as well; and what could not be read.
 
-""" + exit_codes(
-    (EXIT_OK, "every object is allowed (patched, or left alone with the reason)"),
-    (EXIT_JUDGED, "at least one object would be denied (stderr names each, with its errors)"),
-    (EXIT_UNUSABLE, "the input, the rules file or the command line could not be used (stderr says the file, line and column)"),
+"""
+    + LIMIT_HELP
+    + "\n\n"
+    + exit_codes(
+        (EXIT_OK, "every object is allowed (patched, or left alone with the reason)"),
+        (EXIT_JUDGED, "at least one object would be denied (stderr names each, with its errors)"),
+        (
+            EXIT_UNUSABLE,
+            "the input, the rules file or the command line could not be used (stderr says the file, line and column), "
+            "-n contradicts an object's namespace, or a file in a directory could not be read (the others are previewed)",
+        ),
+    )
 )
 
 RULES_CHECK_EPILOG = exit_codes(
@@ -101,15 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--filename",
         action="append",
         required=True,
-        help="a file, a directory (its .yaml, .yml and .json files) or - for stdin; repeatable, like kubectl",
+        help=FILENAME_HELP,
     )
     preview.add_argument("-R", "--recursive", action="store_true", help="with a directory, also read its subdirectories")
     preview.add_argument("--rules", help="a rules file (default: built-in profiles only)")
     preview.add_argument("-o", "--output", choices=get_args(PreviewOutput), default="yaml")
-    preview.add_argument("-n", "--namespace", help="namespace the pod would be created in (default: metadata.namespace)")
+    preview.add_argument("-n", "--namespace", help=NAMESPACE_HELP)
     preview.add_argument("--own-namespace", default="workerguard", help="the webhook's own namespace, never mutated")
     preview.add_argument("--on-invalid", choices=get_args(OnInvalid), default="deny")
     preview.set_defaults(run=run_preview)
+
+    add_audit_arguments(
+        add_command(commands, "audit", "find the workers among workloads and what puts them at risk", AUDIT_EPILOG)
+    )
 
     rules = add_command(
         commands, "rules", "work with rules files", "ACTION is check; `workerguard rules check --help`.\n\n" + EPILOG
@@ -133,54 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_rules(path: str) -> RuleSet | None:
-    """The rules in the file; None once every problem in it is on stderr, each with its line and column.
-    A file that cannot be read, or is not YAML, raises DocumentError naming it."""
-    text = read_rules_text(path)
-    try:
-        return parse_rules_document(text)
-    except DocumentError as error:
-        raise DocumentError(error.message, path) from None
-    except RulesError as error:
-        report(*(f"{path}: {line}" for line in locate_problems(text, error.problems)))
-        report(f"{path}: invalid rules file: {plural(len(error.problems), 'problem')}")
-        return None
-
-
-def _manifest_files(directory: Path, recursive: bool) -> list[Path]:
-    pattern = "**/*" if recursive else "*"
-    return sorted(path for path in directory.glob(pattern) if path.is_file() and path.suffix in MANIFEST_SUFFIXES)
-
-
-def read_inputs(names: Sequence[str], recursive: bool, stdin: TextIO) -> list[tuple[str, str]]:
-    """(name, text) of every input, in order: files, the manifests of directories, stdin for -."""
-    inputs: list[tuple[str, str]] = []
-    for name in names:
-        if name == "-":
-            inputs.append(("<stdin>", stdin.read()))
-            continue
-        path = Path(name)
-        directory = path.is_dir()
-        files = _manifest_files(path, recursive) if directory else [path]
-        if directory and not files:
-            raise DocumentError("no .yaml, .yml or .json files in this directory", name)
-        inputs += [(str(file), read_text_file(file)) for file in files]
-    return inputs
-
-
 def run_preview(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     rules = BUILTIN_RULES if args.rules is None else load_rules(args.rules)
     if rules is None:
         return EXIT_UNUSABLE
-    objects: list[tuple[str, JSONObject]] = []
-    for name, text in read_inputs(args.filename, args.recursive, stdin):
-        try:
-            objects += [(name, obj) for obj in load_objects(text)]
-        except DocumentError as error:
-            raise DocumentError(error.message, name) from None
+    inputs = read_manifests(args.filename, args.recursive, stdin, args.namespace)
+    if inputs is None:
+        return EXIT_UNUSABLE
     options = PlanOptions(own_namespace=args.own_namespace, on_invalid=args.on_invalid)
-    plans = [plan(obj, rules, options, args.namespace) for _, obj in objects]
-    sources = [name for name, _ in objects]
+    plans = [plan(obj, rules, options, args.namespace) for _, obj in inputs.objects]
+    sources = [name for name, _ in inputs.objects]
     if args.output == "diff":
         # Each object's diff on stdout, then its why and its denial on stderr: read in order on a
         # terminal, kept apart when redirected.
@@ -195,7 +167,7 @@ def run_preview(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         stdout.flush()
         for number, (source, planned) in enumerate(zip(sources, plans, strict=True), start=1):
             _say_denial(source, planned, number)
-    return EXIT_OK if all(p.allowed for p in plans) else EXIT_JUDGED
+    return inputs.exit_code(EXIT_OK if all(p.allowed for p in plans) else EXIT_JUDGED)
 
 
 def _say_denial(source: str, planned: Plan, number: int) -> None:

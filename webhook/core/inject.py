@@ -1,4 +1,5 @@
-"""The mutations: heartbeat volume, mount and env, exec probes, preStop, grace period, autoscaler annotations.
+"""The mutations: heartbeat volume, mount and env, exec probes, preStop, grace period, autoscaler
+annotations, and the other containers' wait for the worker (decided in core.sidecars).
 
 Each step reads the pod as it is and appends ops; a clash with what the user already has becomes a
 Problem (fatal) or a warning Finding (kept the user's choice), never a silent overwrite.
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webhook import __version__
-from webhook.core import probes, reasons
+from webhook.core import probes, reasons, sidecars
 from webhook.core.annotations import SAFE_TO_EVICT, SAFE_TO_EVICT_LOCAL_VOLUMES
 from webhook.core.errors import Problem
 from webhook.core.patch import PatchBuilder
@@ -61,7 +62,9 @@ class ProbeHelper:
 SHAPED_BY: dict[str, tuple[str, ...]] = {
     "volume": ("heartbeat-path",),
     "volume for the bundled shell": ("heartbeat-path", "probe-shell"),
+    "volume for the sidecars' shell": ("heartbeat-path", "sidecar-wait"),
     PROBE_SHELL_INIT_NAME: ("probe-shell", "heartbeat-path"),
+    "shell for the sidecars": ("sidecar-wait", "heartbeat-path"),
     "volumeMount": ("heartbeat-path",),
     HEARTBEAT_ENV: ("heartbeat-path",),
     STUCK_AFTER_ENV: ("stuck-after",),
@@ -72,6 +75,17 @@ SHAPED_BY: dict[str, tuple[str, ...]] = {
     "livenessProbe": ("liveness-max-age", "probe-period", "heartbeat-path", "heartbeat-format", "container"),
     "preStop": ("prestop-sleep", "heartbeat-path", "container"),
     "terminationGracePeriodSeconds": ("shutdown-timeout", "prestop-sleep"),
+    "grace for the sidecars": ("sidecar-wait",),
+    "sidecar volumeMount": ("sidecar-wait", "heartbeat-path"),
+    # The wait's bound comes from the grace period, its staleness from readiness-max-age.
+    "sidecar preStop": (
+        "sidecar-wait",
+        "heartbeat-path",
+        "heartbeat-format",
+        "readiness-max-age",
+        "shutdown-timeout",
+        "prestop-sleep",
+    ),
     "autoscaler annotation": ("safe-to-evict",),
 }
 
@@ -114,25 +128,32 @@ def inject(
     env = writer_env(settings)
     present = _writer_env_present(container, env)
     _check_clashes(container, env, present, where, settings.heartbeat_path, step)
+    choice = sidecars.choose(pod.spec, index, settings, pod.field_prefix)
+    step.problems.extend(choice.problems)
     if step.problems:
         return step
     bundled = settings.probe_shell == "bundled"
-    if bundled and any(
+    shell_needed = bundled or bool(choice.waiters)
+    if shell_needed and any(
         isinstance(c, dict) and c.get("name") == PROBE_SHELL_INIT_NAME for c in pod.spec.get("initContainers") or []
     ):
         step.problems.append(
             Problem(f"{pod.field_prefix}spec.initContainers", f"an init container is already named {PROBE_SHELL_INIT_NAME}")
         )
         return step
-    _add_volume(pod, volume, bundled, step)
-    if bundled:
-        _add_probe_shell_init(pod, volume, settings.heartbeat_path, helper, step)
+    _add_volume(pod, volume, bundled, bool(choice.waiters), step)
+    if shell_needed:
+        _add_probe_shell_init(pod, volume, settings.heartbeat_path, helper, bundled, bool(choice.waiters), step)
     _add_mount_and_env(container, env, present, base, settings.heartbeat_path, volume, step)
     _add_probes(container, base, settings, step)
     _add_prestop(container, base, settings, step)
-    _set_grace_period(pod, settings, grace_written, step)
+    grace = _set_grace_period(pod, settings, grace_written, bool(choice.waiters), step)
+    _hold_sidecars(pod, settings, volume, grace, choice, step)
+    _say_about_sidecars(pod, index, settings, choice, step)
     _set_annotations(pod, settings, volume, extra_annotations, step)
-    _warn_shell_wrapped(container, step)
+    wrapped = shell_wrapped_warning(container)
+    if wrapped is not None:
+        step.warnings.append(wrapped)
     return step
 
 
@@ -231,13 +252,19 @@ def _check_clashes(
             )
 
 
-def _add_volume(pod: PodView, volume: str, bundled: bool, step: Injection) -> None:
-    value = {"name": volume, "emptyDir": {"sizeLimit": BUNDLED_VOLUME_SIZE_LIMIT if bundled else VOLUME_SIZE_LIMIT}}
-    path = step.builder.append(f"{pod.pointer}/spec/volumes", pod.spec.get("volumes"), value)
+def _add_volume(pod: PodView, volume: str, bundled: bool, for_sidecars: bool, step: Injection) -> None:
+    size = BUNDLED_VOLUME_SIZE_LIMIT if bundled or for_sidecars else VOLUME_SIZE_LIMIT
+    path = step.builder.append(
+        f"{pod.pointer}/spec/volumes", pod.spec.get("volumes"), {"name": volume, "emptyDir": {"sizeLimit": size}}
+    )
     step.record(path, "volume for the bundled shell" if bundled else "volume")
+    if for_sidecars:
+        step.record(path, "volume for the sidecars' shell")
 
 
-def _add_probe_shell_init(pod: PodView, volume: str, heartbeat_path: str, helper: ProbeHelper, step: Injection) -> None:
+def _add_probe_shell_init(
+    pod: PodView, volume: str, heartbeat_path: str, helper: ProbeHelper, bundled: bool, for_sidecars: bool, step: Injection
+) -> None:
     """An init container that copies the helper image's static busybox next to the heartbeat, so probes run
     in images with no shell (distroless, scratch). It goes first: it needs nothing from the others, and
     nothing a user's init container does can fail it or run before the shell is in place."""
@@ -265,7 +292,10 @@ def _add_probe_shell_init(pod: PodView, volume: str, heartbeat_path: str, helper
         step.builder.add(path, [init])
     else:
         step.builder.add(f"{path}/0", init)
-    step.record(f"{path}/0", PROBE_SHELL_INIT_NAME)
+    if bundled:
+        step.record(f"{path}/0", PROBE_SHELL_INIT_NAME)
+    if for_sidecars:
+        step.record(f"{path}/0", "shell for the sidecars")
 
 
 def _add_mount_and_env(
@@ -330,16 +360,24 @@ def _add_prestop(container: JSONObject, base: str, settings: Settings, step: Inj
         step.record(path, "preStop")
 
 
-def _set_grace_period(pod: PodView, settings: Settings, grace_written: bool | None, step: Injection) -> None:
+def grace_needed(settings: Settings, sidecars_wait: bool) -> int:
+    """The worker's preStop sleep and shutdown, a margin, and, when sidecars wait for it, the time they
+    have left to exit once it is done: nothing a sidecar waits for may push the worker to SIGKILL."""
+    needed = settings.shutdown_timeout + settings.prestop_sleep + GRACE_MARGIN_SECONDS
+    return needed + sidecars.SIDECAR_EXIT_SECONDS if sidecars_wait else needed
+
+
+def _set_grace_period(pod: PodView, settings: Settings, grace_written: bool | None, sidecars_wait: bool, step: Injection) -> int:
     """A grace period shorter than the worker needs is raised. That is worth a warning only when its
     author wrote it: the apiserver's default (30s) is not theirs to fix. Where the object cannot say
-    who wrote it, exactly 30s counts as the default."""
-    needed = settings.shutdown_timeout + settings.prestop_sleep + GRACE_MARGIN_SECONDS
+    who wrote it, exactly 30s counts as the default. Returns the pod's grace period after the patch."""
+    needed = grace_needed(settings, sidecars_wait)
     current = pod.spec.get("terminationGracePeriodSeconds")
     path = f"{pod.pointer}/spec/terminationGracePeriodSeconds"
     if current is None:
         # Unset means Kubernetes' 30s: write the effective value down, never below that default.
-        step.builder.add(path, max(needed, KUBERNETES_DEFAULT_GRACE_SECONDS))
+        grace = max(needed, KUBERNETES_DEFAULT_GRACE_SECONDS)
+        step.builder.add(path, grace)
     elif current < needed:
         step.builder.replace(path, needed)
         written = grace_written if grace_written is not None else current != KUBERNETES_DEFAULT_GRACE_SECONDS
@@ -349,9 +387,41 @@ def _set_grace_period(pod: PodView, settings: Settings, grace_written: bool | No
         else:
             message = f"Kubernetes' default terminationGracePeriodSeconds {current}s raised to {needed}s"
             step.notes.append(Finding(reasons.GRACE_PERIOD_DEFAULT_RAISED, message))
+        grace = needed
     else:
-        return
+        return int(current)
     step.record(path, "terminationGracePeriodSeconds")
+    if sidecars_wait:
+        step.record(path, "grace for the sidecars")
+    return grace
+
+
+def _hold_sidecars(
+    pod: PodView, settings: Settings, volume: str, grace: int, choice: sidecars.SidecarChoice, step: Injection
+) -> None:
+    """Each waiting container mounts the heartbeat volume read-only and gets the wait as its preStop."""
+    mount = {"name": volume, "mountPath": probes.heartbeat_directory(settings.heartbeat_path), "readOnly": True}
+    bound = sidecars.wait_bound(grace)
+    for waiter in choice.waiters:
+        container = pod.spec["containers"][waiter.index]
+        base = f"{pod.pointer}/spec/containers/{waiter.index}"
+        step.record(
+            step.builder.append(f"{base}/volumeMounts", container.get("volumeMounts"), dict(mount)), "sidecar volumeMount"
+        )
+        hook = sidecars.prestop(settings, bound, waiter.own_prestop)
+        if waiter.own_prestop is None:
+            paths = step.builder.set_keys(f"{base}/lifecycle", container.get("lifecycle"), {"preStop": hook})
+        else:
+            paths = [step.builder.replace(f"{base}/lifecycle/preStop", hook)]
+        step.record(paths[0], "sidecar preStop")
+
+
+def _say_about_sidecars(pod: PodView, index: int, settings: Settings, choice: sidecars.SidecarChoice, step: Injection) -> None:
+    covered = {waiter.index for waiter in choice.waiters}
+    deadline = settings.prestop_sleep + settings.shutdown_timeout
+    warnings, notes = sidecars.known_sidecar_findings(pod.spec, index, covered, pod.annotations, pod.labels, deadline)
+    step.warnings.extend([*choice.warnings, *warnings])
+    step.notes.extend([*choice.notes, *notes])
 
 
 def _set_annotations(pod: PodView, settings: Settings, volume: str, extra: Mapping[str, str], step: Injection) -> None:
@@ -382,12 +452,10 @@ def shell_script_of(container: JSONObject) -> str | None:
     return argv[2]
 
 
-def _warn_shell_wrapped(container: JSONObject, step: Injection) -> None:
+def shell_wrapped_warning(container: JSONObject) -> Finding | None:
+    """The warning for a worker started through `sh -c` whose shell neither execs it nor traps TERM."""
     script = shell_script_of(container)
-    if script is not None and not _EXEC_AT_COMMAND_START.search(script.strip()) and not _TERM_TRAP.search(script):
-        step.warnings.append(
-            Finding(
-                reasons.SHELL_WRAPPED_COMMAND,
-                f"'{container['name']}' runs via sh -c without exec: SIGTERM stops the shell, not the worker",
-            )
-        )
+    if script is None or _EXEC_AT_COMMAND_START.search(script.strip()) or _TERM_TRAP.search(script):
+        return None
+    message = f"'{container['name']}' runs via sh -c without exec: SIGTERM stops the shell, not the worker"
+    return Finding(reasons.SHELL_WRAPPED_COMMAND, message)

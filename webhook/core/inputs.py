@@ -10,6 +10,7 @@ import orjson
 
 from webhook.core.annotations import DEFAULT_CONTAINER, PREFIX, SAFE_TO_EVICT, SAFE_TO_EVICT_LOCAL_VOLUMES
 from webhook.core.rules import BUILTIN_RULES, RuleSet
+from webhook.core.sidecars import ISTIO_CONFIG, ISTIO_INJECT, LINKERD_INJECT, LINKERD_WAIT
 from webhook.core.types import JSONObject
 from webhook.core.workload import grace_period_written
 
@@ -17,9 +18,13 @@ from webhook.core.workload import grace_period_written
 # none of them. Reading one more means naming it here. Pods may differ in what is left out and still
 # share a verdict: a StatefulSet's hostname, a DaemonSet's node affinity, a node name.
 PLANNED_SPEC_FIELDS = ("containers", "initContainers", "volumes", "terminationGracePeriodSeconds", "os")
-# The annotations planning reads besides workerguard.io/* and those the rules match on (labels: only
-# those the rules match on, RuleSet.label_keys, which holds the opt-in label).
-READ_ANNOTATIONS = frozenset({DEFAULT_CONTAINER, SAFE_TO_EVICT, SAFE_TO_EVICT_LOCAL_VOLUMES})
+# The annotations planning reads besides workerguard.io/* and those the rules match on, and the labels
+# besides those the rules match on (RuleSet.label_keys, which holds the opt-in label). The meshes'
+# keys tell whether a proxy will join the pod after workerguard, and how it stops (core.sidecars).
+READ_ANNOTATIONS = frozenset(
+    {DEFAULT_CONTAINER, SAFE_TO_EVICT, SAFE_TO_EVICT_LOCAL_VOLUMES, ISTIO_INJECT, ISTIO_CONFIG, LINKERD_INJECT, LINKERD_WAIT}
+)
+READ_LABELS = frozenset({ISTIO_INJECT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +68,7 @@ def _read_labels(labels: object, rules: RuleSet) -> object:
     malformed one, counts as it is (the same for annotations)."""
     if not isinstance(labels, dict):
         return labels
-    return {key: labels[key] for key in sorted(labels.keys() & rules.label_keys)}
+    return {key: labels[key] for key in sorted(labels.keys() & (rules.label_keys | READ_LABELS))}
 
 
 def _read_annotations(annotations: object, rules: RuleSet) -> object:

@@ -120,7 +120,7 @@ def plan_input(given: PlanningInput, rules: RuleSet = BUILTIN_RULES, options: Pl
     if namespace in SYSTEM_NAMESPACES or namespace == options.own_namespace:
         return _skipped(obj, Finding(reasons.EXCLUDED_NAMESPACE, f"namespace '{namespace}' is never mutated"))
     if not isinstance(pod.metadata.get("labels", {}), dict) or pod.labels.get(INJECT_LABEL) != "true":
-        return _skipped(obj, Finding(reasons.NOT_OPTED_IN, f'the pod is not labelled {INJECT_LABEL}: "true"'))
+        return _skipped(obj, Finding(reasons.NOT_OPTED_IN, _not_opted_in(pod)))
     shape = shape_problems(pod)
     if shape:
         return _deny_or_allow(obj, shape, [], options)
@@ -254,6 +254,16 @@ def _status(profile: str, rule_names: tuple[str, ...], resolved: Resolved) -> st
     # orjson writes the compact form json.dumps(separators=(",", ":")) would, and faster
     # (docs/performance.md); every name in it is a validated DNS label, so there is nothing to escape.
     return orjson.dumps(body).decode()
+
+
+def _not_opted_in(pod: PodView) -> str:
+    """Why the pod is not opted in, with the hint an unquoted YAML value needs (true is a boolean there,
+    and a label value must be a string)."""
+    labels = pod.metadata.get("labels")
+    value = labels.get(INJECT_LABEL) if isinstance(labels, dict) else None
+    if value is True:
+        return f'{INJECT_LABEL}: true is a YAML boolean, not the string "true": quote it'
+    return f'the pod is not labelled {INJECT_LABEL}: "true"'
 
 
 def _strings(mapping: dict[str, object]) -> dict[str, str]:

@@ -94,8 +94,58 @@ SHUTDOWN_TIMEOUT_DIFFERS_FROM_COMMAND = Reason(
 PROBE_RUNS_COSTLY = Reason(
     "probe_runs_costly", "warning", "The settings make more than 12 exec probe runs a minute per pod, each costing the node CPU."
 )
+SIDECAR_PRESTOP_KEPT = Reason(
+    "sidecar_prestop_kept",
+    "warning",
+    "A sidecar's own preStop is an HTTP or TCP call, which cannot run after a wait: kept, and that sidecar does not wait for the worker.",
+)
+SIDECAR_STOPS_EARLY = Reason(
+    "sidecar_stops_early",
+    "warning",
+    "A known sidecar (istio-proxy, linkerd-proxy, cloud-sql-proxy) that does not wait for the worker stops, by its own settings, before the worker's deadline.",
+)
 MORE_WARNINGS = Reason(
     "more_warnings", "warning", "More warnings than an admission response carries; workerguard preview lists them all."
+)
+
+# What audit finds in a workload today, also said when /validate and preview keep such a probe.
+NO_LIVENESS_PROBE = Reason(
+    "no_liveness_probe", "warning", "The worker has no liveness probe, so a worker that runs but is stuck is never restarted."
+)
+NO_READINESS_PROBE = Reason(
+    "no_readiness_probe",
+    "warning",
+    "The worker has no readiness probe, so a rollout of a release that cannot work counts as healthy.",
+)
+LIVENESS_COPIES_READINESS = Reason(
+    "liveness_copies_readiness",
+    "warning",
+    "The liveness probe runs the same check as readiness, so whatever makes the worker unready, a slow broker say, also restarts it.",
+)
+PROBE_BOOTS_APP = Reason(
+    "probe_boots_app",
+    "warning",
+    "The probe starts the application on every run (celery inspect ping, sidekiqmon, rails runner): it costs a core and hundreds of MB, and fails when the broker is slow.",
+)
+PROBE_ASKS_BROKER = Reason(
+    "probe_asks_broker",
+    "warning",
+    "The probe asks the broker (redis-cli ping, rq info, rabbitmqctl), so a slow broker fails it in every worker at once.",
+)
+PROBE_WITHOUT_SERVER = Reason(
+    "probe_without_server",
+    "warning",
+    "An httpGet, tcpSocket or grpc probe on a port the worker does not declare: a worker serves nothing there, so the probe tests nothing of it.",
+)
+GRACE_PERIOD_UNDER_COMMAND_TIMEOUT = Reason(
+    "grace_period_under_command_timeout",
+    "warning",
+    "The grace period is no longer than the shutdown timeout of the worker's own command (sidekiq -t, celery --time-limit), so Kubernetes kills jobs the worker would have finished or handed back.",
+)
+LONG_JOBS_EVICTABLE = Reason(
+    "long_jobs_evictable",
+    "warning",
+    'A long-job worker (Sidekiq, Celery, or a command that waits more than 30s on SIGTERM) lacks cluster-autoscaler safe-to-evict: "false", so a scale-in can stop it mid-job.',
 )
 
 # Said in the explanation only (preview), never sent to kubectl: what the injection did that needs no action.
@@ -103,6 +153,22 @@ GRACE_PERIOD_DEFAULT_RAISED = Reason(
     "grace_period_default_raised",
     "note",
     "Kubernetes' default grace period (30s, which nobody set) was raised to shutdown-timeout plus prestop-sleep plus a margin.",
+)
+
+NATIVE_SIDECAR_LEFT = Reason(
+    "native_sidecar_left",
+    "note",
+    "An init container with restartPolicy: Always is a native sidecar: Kubernetes stops it after the worker, so it is left as it is.",
+)
+SIDECAR_PRESTOP_COMPOSED = Reason(
+    "sidecar_prestop_composed",
+    "note",
+    "A sidecar's own exec or sleep preStop runs after the wait for the worker, since a sidecar's hook usually starts its shutdown.",
+)
+SIDECAR_SETTING_UNNEEDED = Reason(
+    "sidecar_setting_unneeded",
+    "note",
+    "A sidecar that waits for the worker in its preStop needs no SIGTERM delay of its own (cloud-sql-proxy's --max-sigterm-delay).",
 )
 
 # Requests answered with an HTTP error before any planning.

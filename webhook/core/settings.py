@@ -27,7 +27,9 @@ DRAINING_MARKER_NAME = "draining"
 NOT_READY_MARKER_NAME = "not-ready"
 # With probe-shell: bundled, the init container copies a static busybox here, next to the heartbeat.
 BUNDLED_SHELL_NAME = "busybox"
-MARKER_NAMES = (DRAINING_MARKER_NAME, NOT_READY_MARKER_NAME, BUNDLED_SHELL_NAME)
+# A writer leaves this on its final exit: the sidecars' preStop waits for it (docs/shutdown.md).
+EXITED_MARKER_NAME = "exited"
+MARKER_NAMES = (DRAINING_MARKER_NAME, NOT_READY_MARKER_NAME, BUNDLED_SHELL_NAME, EXITED_MARKER_NAME)
 
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -74,6 +76,8 @@ def parse_bool(text: str) -> bool:
 
 HeartbeatFormat = Literal["unix", "mtime"]
 ProbeShell = Literal["image", "bundled"]
+# Which other containers wait for the worker on shutdown: every one, none (off), or those named.
+SidecarWait = Literal["all"] | tuple[str, ...] | None
 
 
 def parse_heartbeat_format(text: str) -> HeartbeatFormat:
@@ -90,6 +94,24 @@ def parse_probe_shell(text: str) -> ProbeShell:
     if text == "bundled":
         return "bundled"
     raise SettingError(f"'{text}' is not a probe shell: use image (the image's sh) or bundled (a busybox workerguard adds)")
+
+
+def parse_sidecar_wait(text: str) -> SidecarWait:
+    if text == "all":
+        return "all"
+    if text == "off":
+        return None
+    names = [name.strip() for name in text.split(",")]
+    for name in names:
+        if not _DNS_LABEL.fullmatch(name):
+            raise SettingError(f"'{text}' is not all, off or a comma-separated list of container names")
+    return tuple(dict.fromkeys(names))
+
+
+def format_sidecar_wait(value: SidecarWait) -> str:
+    if value is None:
+        return "off"
+    return value if isinstance(value, str) else ",".join(value)
 
 
 def parse_container_name(text: str) -> str:
@@ -151,6 +173,7 @@ class Settings:
     safe_to_evict: bool = True
     override_probes: bool = False
     probe_shell: ProbeShell = "image"
+    sidecar_wait: SidecarWait = "all"
 
 
 DEFAULTS = Settings()
@@ -183,6 +206,7 @@ SPECS: dict[str, SettingSpec] = {
     "safe-to-evict": SettingSpec(parse_bool, format_bool),
     "override-probes": SettingSpec(parse_bool, format_bool),
     "probe-shell": SettingSpec(parse_probe_shell, str),
+    "sidecar-wait": SettingSpec(parse_sidecar_wait, format_sidecar_wait),
 }
 
 DEFAULT_SOURCE = "default"

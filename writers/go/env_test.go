@@ -22,6 +22,7 @@ type contract struct {
 	Markers struct {
 		NotReady string `json:"not_ready"`
 		Draining string `json:"draining"`
+		Exited   string `json:"exited"`
 	} `json:"markers"`
 	CheckStaleBeats int     `json:"check_stale_beats"`
 	MaxSeconds      float64 `json:"max_seconds"`
@@ -57,7 +58,7 @@ func TestConstantsMatchTheContract(t *testing.T) {
 	if c.Defaults.HeartbeatFile != DefaultPath || secs(c.Defaults.BeatInterval) != DefaultInterval || secs(c.Defaults.StuckAfter) != DefaultStuckAfter {
 		t.Errorf("defaults %+v", c.Defaults)
 	}
-	if c.Markers.NotReady != NotReadyMarker || c.Markers.Draining != DrainingMarker {
+	if c.Markers.NotReady != NotReadyMarker || c.Markers.Draining != DrainingMarker || c.Markers.Exited != ExitedMarker {
 		t.Errorf("markers %+v", c.Markers)
 	}
 	if c.CheckStaleBeats != checkStaleBeats || secs(c.MaxSeconds) != MaxDuration {

@@ -24,6 +24,8 @@ const (
 	DefaultStuckAfter = 30 * time.Minute
 	NotReadyMarker    = "not-ready"
 	DrainingMarker    = "draining"
+	// ExitedMarker is written by Stop, after the last beat: the sidecars' preStop waits for it.
+	ExitedMarker = "exited"
 	// MaxDuration is the longest interval or stuck-after accepted (365 days).
 	MaxDuration = 31536000 * time.Second
 )
@@ -36,7 +38,8 @@ const (
 	checkStaleBeats = 3
 )
 
-// ErrStopped is returned by Start and Run once Stop has been called: a Heartbeat runs at most once.
+// ErrStopped is returned by Start, Run and Beat once Stop has been called: a Heartbeat runs at most
+// once.
 var ErrStopped = errors.New("heartbeat: stopped")
 
 // An Option configures New or FromEnv.
@@ -126,6 +129,10 @@ type Heartbeat struct {
 	checkErr  error
 	reported  string
 
+	writing    sync.Mutex // held by Beat and by Stop: no beat after the exited marker
+	final      bool       // Stop was called; guarded by writing
+	exitedOwed bool       // it ran and has not written the exited marker; guarded by writing
+
 	life   sync.Mutex // guards the lifecycle below
 	state  int
 	cancel context.CancelFunc
@@ -193,6 +200,12 @@ func (hb *Heartbeat) JobStarted() (finished func()) {
 	}
 }
 
+func (hb *Heartbeat) runningJobs() int {
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	return len(hb.jobs)
+}
+
 // StuckJobs counts the running jobs older than StuckAfter.
 func (hb *Heartbeat) StuckJobs() int {
 	if hb.stuckAfter <= 0 {
@@ -209,8 +222,8 @@ func (hb *Heartbeat) StuckJobs() int {
 	return stuck
 }
 
-// Start creates the heartbeat's directory, removes the draining and not-ready markers a previous
-// container left, beats once (after the first check, waiting at most a second for it), then
+// Start creates the heartbeat's directory, removes the draining, not-ready and exited markers a
+// previous container left, beats once (after the first check, waiting at most a second for it), then
 // beats from a goroutine of its own until Stop. A second Start while running does nothing; Start
 // after Stop returns ErrStopped.
 func (hb *Heartbeat) Start() error {
@@ -234,6 +247,10 @@ func (hb *Heartbeat) Start() error {
 			return fmt.Errorf("heartbeat: %w", err)
 		}
 	}
+	hb.clearExited()
+	hb.writing.Lock()
+	hb.exitedOwed = true
+	hb.writing.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	hb.state, hb.cancel, hb.done = running, cancel, make(chan struct{})
 	first := make(chan struct{})
@@ -247,8 +264,12 @@ func (hb *Heartbeat) Start() error {
 }
 
 // Stop stops beating and cancels a running check's context, without waiting for a check that
-// ignores it. The last beat stays, and ages out as the process goes away. Stop is final, and safe
-// to call more than once, before Start, or from any goroutine.
+// ignores it. Call it when the process is finishing, after its last job: once the last beat is
+// written, a Heartbeat that ran writes the exited marker (unix seconds) next to the heartbeat, which
+// the sidecars' preStop waits for. It never writes it while a job started with JobStarted is still
+// running: a later Stop writes it once they have finished (Run returning at SIGTERM, then a deferred
+// Stop after the drain). The last beat stays, and ages out as the process goes away. Stop is final,
+// and safe to call more than once, before Start, or from any goroutine.
 func (hb *Heartbeat) Stop() {
 	hb.life.Lock()
 	hb.state = stopped
@@ -258,6 +279,44 @@ func (hb *Heartbeat) Stop() {
 		cancel()
 		<-done
 	}
+	hb.writing.Lock()
+	defer hb.writing.Unlock()
+	hb.final = true
+	if hb.exitedOwed {
+		hb.markExited()
+	}
+}
+
+// markExited writes the exited marker unless a job still runs; the caller holds writing.
+func (hb *Heartbeat) markExited() {
+	if running := hb.runningJobs(); running > 0 {
+		hb.logf("workerguard: stopped beating with %d job(s) still running: no exited marker yet, so the sidecars wait for the heartbeat to go stale", running)
+		return
+	}
+	hb.exitedOwed = false
+	marker := filepath.Join(filepath.Dir(hb.path), ExitedMarker)
+	if err := write(marker, strconv.FormatInt(hb.now().Unix(), 10)); err != nil {
+		hb.logf("workerguard: could not write the exited marker: %v", err)
+		return
+	}
+	hb.logf("workerguard: stopped beating; wrote %s", marker)
+}
+
+// clearExited removes a previous container's exited marker, which must never make this one's
+// deletion look finished. A removal that fails is logged and tried again at the next beat, as a
+// write is; it never stops the worker.
+func (hb *Heartbeat) clearExited() {
+	if err := removeExited(hb.path); err != nil {
+		hb.logf("workerguard heartbeat failed: %v", err)
+	}
+}
+
+func removeExited(path string) error {
+	err := os.Remove(filepath.Join(filepath.Dir(path), ExitedMarker))
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
 }
 
 // Run starts the Heartbeat and blocks until ctx is done or Stop is called, then stops it.
@@ -358,11 +417,21 @@ func (hb *Heartbeat) runCheck(parent context.Context) {
 	hb.checkErr, hb.checkedAt = err, hb.now()
 }
 
-// Beat writes the heartbeat unless a job is stuck (then it deliberately writes nothing and returns
-// nil), and writes or removes the not-ready marker as the check says. It returns the write errors;
-// the beating goroutine logs them and tries again at the next beat. Safe for concurrent use.
+// Beat removes the exited marker a previous container left, writes the heartbeat unless a job is
+// stuck (then it deliberately writes nothing and returns nil), and writes or removes the not-ready
+// marker as the check says. It returns the write errors; the beating goroutine logs them and tries
+// again at the next beat. After Stop it writes nothing and returns ErrStopped. Safe for concurrent
+// use.
 func (hb *Heartbeat) Beat() error {
+	hb.writing.Lock()
+	defer hb.writing.Unlock()
+	if hb.final {
+		return ErrStopped
+	}
 	var failures []string
+	if err := removeExited(hb.path); err != nil {
+		failures = append(failures, err.Error())
+	}
 	if stuck := hb.StuckJobs(); stuck > 0 {
 		hb.report(fmt.Sprintf("%d job(s) running longer than %s: not beating, so liveness restarts", stuck, hb.stuckAfter))
 	} else if err := write(hb.path, strconv.FormatInt(hb.now().Unix(), 10)); err != nil {

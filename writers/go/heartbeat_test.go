@@ -3,6 +3,7 @@ package heartbeat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -230,12 +231,14 @@ func TestStopCancelsARunningCheck(t *testing.T) {
 		return ctx.Err()
 	}))
 	<-running
-	go hb.Stop()
+	stopped := make(chan struct{})
+	go func() { hb.Stop(); close(stopped) }()
 	select {
 	case <-cancelled:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Stop did not cancel the check's context")
 	}
+	<-stopped // it writes the exited marker into the test's directory before the directory goes
 }
 
 func TestStopReturnsPromptlyWhenTheCheckIgnoresItsContext(t *testing.T) {
@@ -343,5 +346,160 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	hb, err := New(good)
 	if err != nil || hb.Interval() != DefaultInterval || hb.StuckAfter() != DefaultStuckAfter || hb.Path() != good {
 		t.Fatalf("defaults: %v %v", hb, err)
+	}
+}
+
+// lines collects what a Heartbeat logs, from any goroutine.
+type lines struct {
+	mu   sync.Mutex
+	text []string
+}
+
+func (l *lines) logf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.text = append(l.text, fmt.Sprintf(format, args...))
+}
+
+func (l *lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.text, "\n")
+}
+
+func exists(t *testing.T, path string) bool {
+	t.Helper()
+	_, err := os.Stat(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+func TestStopWritesTheExitedMarkerWithTheTimeAfterTheLastBeat(t *testing.T) {
+	hb, c, dir := setup(t, WithInterval(time.Hour))
+	if err := hb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c.add(5 * time.Second)
+	hb.Stop()
+	if got := read(t, filepath.Join(dir, ExitedMarker)); got != "1800000005" {
+		t.Fatalf("exited %q", got)
+	}
+	if err := hb.Beat(); !errors.Is(err, ErrStopped) {
+		t.Fatalf("Beat after Stop: %v", err)
+	}
+	if got := read(t, hb.Path()); got != "1800000000" {
+		t.Fatalf("a beat after the exited marker: %q", got)
+	}
+	c.add(time.Second)
+	hb.Stop()
+	if got := read(t, filepath.Join(dir, ExitedMarker)); got != "1800000005" {
+		t.Fatalf("a second Stop rewrote the marker: %q", got)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Fatalf("want the heartbeat and the marker, found %v", entries)
+	}
+}
+
+func TestNoExitedMarkerWithoutStartOrWhileAJobStillRuns(t *testing.T) {
+	never, _, neverDir := setup(t)
+	never.Stop()
+	if exists(t, filepath.Join(neverDir, ExitedMarker)) {
+		t.Fatal("a Heartbeat that never started wrote the exited marker")
+	}
+	logs := &lines{}
+	hb, c, dir := setup(t, WithInterval(time.Hour), WithLogf(logs.logf))
+	if err := hb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	finished := hb.JobStarted() // still draining: Run returned at SIGTERM, say
+	hb.Stop()
+	if exists(t, filepath.Join(dir, ExitedMarker)) {
+		t.Fatal("the exited marker was written while a job ran")
+	}
+	if !strings.Contains(logs.String(), "1 job(s) still running") {
+		t.Fatalf("not logged: %q", logs.String())
+	}
+	finished()
+	c.add(3 * time.Second)
+	hb.Stop()
+	if got := read(t, filepath.Join(dir, ExitedMarker)); got != "1800000003" {
+		t.Fatalf("exited %q after the drain", got)
+	}
+}
+
+func TestStartAndEveryBeatRemoveAPreviousContainersExitedMarker(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, ExitedMarker)
+	if err := os.WriteFile(marker, []byte("1700000000"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	seenByFirstCheck := make(chan bool, 1)
+	hb, err := New(filepath.Join(dir, "heartbeat"), WithInterval(time.Hour), WithLogf(t.Logf), WithCheck(func(context.Context) error {
+		_, err := os.Stat(marker)
+		select {
+		case seenByFirstCheck <- err == nil:
+		default:
+		}
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer hb.Stop()
+	if <-seenByFirstCheck {
+		t.Fatal("still there for a first check that may hang on Redis")
+	}
+	if exists(t, marker) || !exists(t, hb.Path()) {
+		t.Fatal("Start left the previous container's exited marker, or did not beat")
+	}
+	if err := os.WriteFile(marker, []byte("1700000000"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustBeat(t, hb)
+	if exists(t, marker) {
+		t.Fatal("a beat left an exited marker")
+	}
+}
+
+func TestAnExitedMarkerThatCannotBeRemovedIsLoggedRetriedAndNeverStopsTheBeat(t *testing.T) {
+	logs := &lines{}
+	hb, c, dir := setup(t, WithInterval(time.Hour), WithLogf(logs.logf))
+	marker := filepath.Join(dir, ExitedMarker)
+	// A directory that is not empty: os.Remove fails on it, as a read-only volume would.
+	if err := os.MkdirAll(filepath.Join(marker, "inside"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := hb.Start(); err != nil {
+		t.Fatalf("Start failed on the marker: %v", err)
+	}
+	defer hb.Stop()
+	if got := read(t, hb.Path()); got != "1800000000" {
+		t.Fatalf("beat %q", got)
+	}
+	if !strings.Contains(logs.String(), ExitedMarker) {
+		t.Fatalf("the failed removal was not logged: %q", logs.String())
+	}
+	c.add(time.Second)
+	if err := hb.Beat(); err == nil || !strings.Contains(err.Error(), ExitedMarker) {
+		t.Fatalf("a beat hid the failed removal: %v", err)
+	}
+	if got := read(t, hb.Path()); got != "1800000001" {
+		t.Fatalf("the failed removal cost the beat: %q", got)
+	}
+	if err := os.RemoveAll(marker); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustBeat(t, hb)
+	if exists(t, marker) {
+		t.Fatal("the next beat did not try again")
 	}
 }

@@ -84,6 +84,89 @@ class HeartbeatTest < Minitest::Test
     heartbeat&.stop
   end
 
+  def exited_path = File.join(@dir, Workerguard::EXITED)
+
+  def started_heartbeat(log = StringIO.new)
+    heartbeat = Workerguard::Heartbeat.new(path: File.join(@dir, "heartbeat"), interval: 60, running_since: -> { @running },
+                                           clock: -> { @now }, logger: Logger.new(log))
+    heartbeat.start
+  end
+
+  def test_stop_writes_the_exited_marker_with_the_time_after_the_last_beat
+    heartbeat = started_heartbeat
+    @now += 5
+    heartbeat.stop
+    assert_equal "1800000005", File.read(exited_path)
+    @now += 1
+    heartbeat.beat
+    heartbeat.stop
+    assert_equal "1800000000", beat_value, "a beat after the exited marker"
+    assert_equal "1800000005", File.read(exited_path), "a second stop rewrote the marker"
+    assert_equal %w[exited heartbeat], Dir.children(@dir).sort
+  end
+
+  def test_no_exited_marker_without_start_or_while_a_job_still_runs
+    @heartbeat.stop
+    refute File.exist?(exited_path), "a writer that never started wrote the marker"
+    log = StringIO.new
+    heartbeat = started_heartbeat(log)
+    @running = [@now] # Sidekiq still draining: the job is in its work set
+    heartbeat.stop
+    refute File.exist?(exited_path), "the marker was written while a job ran"
+    assert_includes log.string, "1 job(s) still running"
+    @running = []
+    @now += 3
+    heartbeat.stop
+    assert_equal "1800000003", File.read(exited_path)
+  end
+
+  def test_a_forked_child_never_writes_the_exited_marker
+    heartbeat = started_heartbeat
+    child = fork do
+      heartbeat.stop
+      exit!(0) # skips minitest's own at_exit in the child
+    end
+    _, status = Process.wait2(child)
+    assert status.success?
+    refute File.exist?(exited_path), "at_exit in a forked child wrote the marker"
+  ensure
+    heartbeat&.stop
+  end
+
+  def test_start_and_every_beat_remove_a_previous_containers_exited_marker
+    File.write(exited_path, "1700000000")
+    seen_by_first_check = []
+    heartbeat = Workerguard::Heartbeat.new(path: File.join(@dir, "heartbeat"), interval: 60, clock: -> { @now },
+                                           check: -> { seen_by_first_check << File.exist?(exited_path) },
+                                           logger: Logger.new(nil))
+    heartbeat.start
+    assert_equal [false], seen_by_first_check, "still there for a first check that may hang on Redis"
+    refute File.exist?(exited_path)
+    assert_equal "1800000000", beat_value
+    File.write(exited_path, "1700000000")
+    heartbeat.beat
+    refute File.exist?(exited_path)
+  ensure
+    heartbeat&.stop
+  end
+
+  def test_an_exited_marker_that_cannot_be_removed_is_logged_retried_and_never_stops_the_beat
+    FileUtils.mkdir_p(File.join(exited_path, "inside")) # unlink fails on a directory, as on a read-only volume
+    log = StringIO.new
+    heartbeat = started_heartbeat(log)
+    assert_equal "1800000000", beat_value
+    assert_includes log.string, "exited"
+    @now += 1
+    heartbeat.beat
+    assert_equal "1800000001", beat_value, "the failed removal cost the beat"
+    FileUtils.rm_rf(exited_path)
+    File.write(exited_path, "")
+    heartbeat.beat
+    refute File.exist?(exited_path), "the next beat did not try again"
+  ensure
+    heartbeat&.stop
+  end
+
   def test_settings_come_from_the_env
     heartbeat = Workerguard::Heartbeat.from_env(
       { "WORKERGUARD_HEARTBEAT_FILE" => "/run/hb", "WORKERGUARD_BEAT_INTERVAL" => "2", "WORKERGUARD_STUCK_AFTER" => "off" }
@@ -98,7 +181,8 @@ class HeartbeatTest < Minitest::Test
     assert_equal CONTRACT["defaults"]["heartbeat_file"], Workerguard::DEFAULT_PATH
     assert_equal CONTRACT["defaults"]["beat_interval"], Workerguard::DEFAULT_INTERVAL
     assert_equal CONTRACT["defaults"]["stuck_after"], Workerguard::DEFAULT_STUCK_AFTER
-    assert_equal CONTRACT["markers"], { "not_ready" => Workerguard::NOT_READY, "draining" => Workerguard::DRAINING }
+    assert_equal CONTRACT["markers"], { "not_ready" => Workerguard::NOT_READY, "draining" => Workerguard::DRAINING,
+                                        "exited" => Workerguard::EXITED }
     assert_equal CONTRACT["check_stale_beats"], Workerguard::CHECK_STALE_BEATS
     assert_equal CONTRACT["max_seconds"], Workerguard::MAX_SECONDS
   end

@@ -26,6 +26,7 @@ from .settings import (
     DEFAULT_PATH,
     DEFAULT_STUCK_AFTER,
     DRAINING,
+    EXITED,
     NOT_READY,
     SettingError,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "DEFAULT_PATH",
     "DEFAULT_STUCK_AFTER",
     "DRAINING",
+    "EXITED",
     "NOT_READY",
     "Check",
     "Heartbeat",

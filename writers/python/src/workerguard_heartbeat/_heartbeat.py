@@ -1,4 +1,5 @@
-"""The writer: one beat every interval from a real thread, none while a job is stuck, and the not-ready marker."""
+"""The writer: one beat every interval from a real thread, none while a job is stuck, the not-ready marker,
+and the exited marker once the process has finished its work."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import native, settings
-from .settings import CHECK_STALE_BEATS, DEFAULT_INTERVAL, DEFAULT_PATH, DEFAULT_STUCK_AFTER, DRAINING, NOT_READY
+from .settings import CHECK_STALE_BEATS, DEFAULT_INTERVAL, DEFAULT_PATH, DEFAULT_STUCK_AFTER, DRAINING, EXITED, NOT_READY
 
 log = logging.getLogger("workerguard.heartbeat")
 
@@ -46,8 +47,10 @@ class Heartbeat:
         self._jobs: dict[int, float] = {}
         self._ids = itertools.count()
         self._lock = native.allocate_lock()
+        self._writing = native.allocate_lock()  # held by a beat and by stop(): no beat after the exited marker
         self._stopper = native.Stopper()
         self._started = False
+        self._beating_pid: int | None = None  # the process that started beating, until it writes the exited marker
         self._checked_at: float | None = None  # when the last check finished
         self._check_error: str | None = "not checked yet"
         self._reported: str | None = None
@@ -82,26 +85,35 @@ class Heartbeat:
         """How many running jobs have run longer than stuck_after."""
         if self.stuck_after is None:
             return 0
+        now = self.clock()
+        return sum(1 for started in self._running_starts() if now - started > self.stuck_after)
+
+    def running_jobs(self) -> int:
+        """How many jobs run now: those marked with job() and those tracked elsewhere."""
+        return len(self._running_starts())
+
+    def _running_starts(self) -> list[float]:
         with self._lock:
             starts = list(self._jobs.values())
         if self.running_since is not None:
             starts.extend(self.running_since())
-        now = self.clock()
-        return sum(1 for started in starts if now - started > self.stuck_after)
+        return starts
 
     # --- beating ----------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Clear what a previous container left, beat once, then beat from a real thread of its own.
-        A second call does nothing."""
+        A second call, or one after stop(), does nothing."""
         with self._lock:
-            if self._started:
+            if self._started or self._stopper.is_set():
                 return
             self._started = True
+            self._beating_pid = os.getpid()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for name in (DRAINING, NOT_READY):
             with contextlib.suppress(OSError):
                 (self.path.parent / name).unlink()
+        self._clear_exited()
         if self.check is not None:
             self._run_check()
             native.start_thread(self._check_forever)
@@ -116,12 +128,53 @@ class Heartbeat:
         )
 
     def stop(self) -> None:
-        """Stop beating; the last beat stays, and ages out as the process goes away."""
+        """The final stop, for when the process is finishing after its last job: no beat after it, then
+        the exited marker (unix seconds) next to the heartbeat, which the sidecars' preStop waits for.
+        Only the process that started beating writes it, once, and never while a job still runs: a
+        later stop() writes it once they have finished. The last beat stays and ages out."""
         self._stopper.set()
+        # Never started, already written, or a forked child: there, before the lock, which a thread
+        # that did not survive the fork may hold.
+        if self._beating_pid != os.getpid():
+            return
+        with self._writing:
+            if self._beating_pid != os.getpid():
+                return
+            running = self.running_jobs()
+            if running:
+                log.warning(
+                    "workerguard: stopped beating with %d job(s) still running: no exited marker yet, "
+                    "so the sidecars wait for the heartbeat to go stale",
+                    running,
+                )
+                return
+            self._beating_pid = None
+            try:
+                self._write(self.path.parent / EXITED, str(int(self.clock())))
+            except OSError as error:
+                log.warning("workerguard: could not write the exited marker: %s", error)
+            else:
+                log.info("workerguard: stopped beating; wrote %s", self.path.parent / EXITED)
 
     def beat(self) -> None:
         """One beat: the heartbeat unless a job is stuck, and the not-ready marker as the check says.
-        Never raises: a writer that dies on one full disk would stop beating for good."""
+        Never raises: a writer that dies on one full disk would stop beating for good. After stop() it
+        writes nothing."""
+        with self._writing:
+            if self._stopper.is_set():
+                return
+            self._clear_exited()
+            self._beat_files()
+
+    def _clear_exited(self) -> None:
+        """A previous container's exited marker must never make this one's deletion look finished. Run
+        at start and again at every beat, so a removal that failed is tried again, as a write is."""
+        try:
+            (self.path.parent / EXITED).unlink(missing_ok=True)
+        except OSError as error:
+            log.warning("workerguard heartbeat failed: %s", error)
+
+    def _beat_files(self) -> None:
         try:
             stuck = self.stuck_jobs()
             if stuck:

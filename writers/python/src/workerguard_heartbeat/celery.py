@@ -9,12 +9,9 @@ redis, rediss with broker_use_ssl, ACL users, encoded passwords, Sentinel, amqp.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from ._heartbeat import Check, Heartbeat
-
-log = logging.getLogger("workerguard.heartbeat")
 
 
 def broker_check(app: Any, timeout: float = 2.0) -> Check:
@@ -39,8 +36,9 @@ def broker_check(app: Any, timeout: float = 2.0) -> Check:
 
 
 def install_celery(app: Any, check: Check | None = None, *, check_broker: bool = True) -> Heartbeat:
-    """Call once where the app is defined. Beating starts when the worker is ready. The broker is
-    checked unless check_broker is False or another check is given."""
+    """Call once where the app is defined. Beating starts when the worker is ready and stops, with the
+    exited marker, when its shutdown has finished the running tasks. The broker is checked unless
+    check_broker is False or another check is given."""
     from celery import signals  # type: ignore[import-untyped]
     from celery.worker import state  # type: ignore[import-untyped]
 
@@ -59,10 +57,11 @@ def install_celery(app: Any, check: Check | None = None, *, check_broker: bool =
     def started(**_: Any) -> None:
         heartbeat.start()
 
-    def stopping(**_: Any) -> None:
-        # Warm shutdown waits for running tasks: keep beating until they are done and the process ends.
-        log.info("workerguard: worker shutting down; beating until it exits")
+    def stopped(**_: Any) -> None:
+        # worker_shutdown comes once the warm shutdown has waited for the pool's running tasks
+        # (worker_shutting_down, at SIGTERM, comes before them): only now may the sidecars go.
+        heartbeat.stop()
 
     signals.worker_ready.connect(started, weak=False)
-    signals.worker_shutdown.connect(stopping, weak=False)
+    signals.worker_shutdown.connect(stopped, weak=False)
     return heartbeat

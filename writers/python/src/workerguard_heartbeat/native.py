@@ -51,6 +51,9 @@ class Stopper:
             self._lock.release()
         return self._set
 
+    def is_set(self) -> bool:
+        return self._set
+
     def set(self) -> None:
         with self._guard:
             if not self._set:

@@ -18,6 +18,7 @@ DEFAULT_STUCK_AFTER = 1800.0
 MAX_SECONDS = 31_536_000.0
 NOT_READY = "not-ready"
 DRAINING = "draining"
+EXITED = "exited"
 # A dependency check that has not finished for this many beats counts as failed: a hung broker hangs it.
 CHECK_STALE_BEATS = 3
 

@@ -10,7 +10,8 @@ require "workerguard/heartbeat/version"
 # $WORKERGUARD_BEAT_INTERVAL seconds from a thread of its own, so a long job keeps beating; no beat
 # while any job has run longer than $WORKERGUARD_STUCK_AFTER, so a wedged worker stops beating and
 # liveness restarts it. A dependency check that fails or hangs writes the not-ready marker next to
-# the heartbeat: readiness fails, liveness does not. The env values follow writers/contract.json: a
+# the heartbeat: readiness fails, liveness does not. The final stop, once the process has finished its
+# jobs, writes the exited marker that the sidecars' preStop waits for. The env values follow writers/contract.json: a
 # bad value refuses to start (ArgumentError naming the variable and the value).
 #
 #   require "workerguard/heartbeat"
@@ -25,6 +26,7 @@ module Workerguard
   MAX_SECONDS = 31_536_000.0
   NOT_READY = "not-ready"
   DRAINING = "draining"
+  EXITED = "exited"
   # A dependency check that has not finished for this many beats counts as failed (a hung Redis).
   CHECK_STALE_BEATS = 3
   NUMBER = /\A[0-9]+(\.[0-9]+)?\z/.freeze
@@ -73,6 +75,8 @@ module Workerguard
       @logger = logger
       @clock = clock
       @stop = false
+      @writing = Mutex.new # held by a beat and by stop: no beat after the exited marker
+      @beating_pid = nil # the process that started beating, until it writes the exited marker
       @threads = []
       @checked_at = nil
       @check_error = "not checked yet"
@@ -86,11 +90,16 @@ module Workerguard
           **options)
     end
 
-    # Clear what a previous container left, beat once, then beat from a thread of its own.
+    # Clear what a previous container left, beat once, then beat from a thread of its own. Once
+    # stopped, it does nothing.
     def start
+      return self if @stop
+
+      @beating_pid = Process.pid
       dir = File.dirname(@path)
       FileUtils.mkdir_p(dir) # with its parents: a missing /var/run/workerguard must not stop the boot
       [DRAINING, NOT_READY].each { |name| remove(File.join(dir, name)) }
+      clear_exited
       if @check
         run_check
         @threads << every_interval { run_check }
@@ -100,11 +109,31 @@ module Workerguard
       self
     end
 
-    # Stop beating; the last beat stays, and ages out as the process goes away.
+    # The final stop, for when the process is finishing after its last job: no beat after it, then the
+    # exited marker (unix seconds) next to the heartbeat, which the sidecars' preStop waits for. Only
+    # the process that started beating writes it (at_exit runs in forked children too), once, and
+    # never while a job still runs: a later stop writes it once they have finished. The last beat
+    # stays and ages out.
     def stop
       @stop = true
       @threads.each { |thread| thread.wakeup if thread.alive? }
       @threads.each { |thread| thread.join(@interval + 1) unless thread == Thread.current }
+      @writing.synchronize do
+        return unless @beating_pid == Process.pid
+
+        running = @running_since.call.size
+        if running.positive?
+          log(:warn, "workerguard: stopped beating with #{running} job(s) still running: no exited marker yet, " \
+                     "so the sidecars wait for the heartbeat to go stale")
+          return
+        end
+        @beating_pid = nil
+        exited = File.join(File.dirname(@path), EXITED)
+        write(exited, @clock.call.to_i.to_s)
+        log(:info, "workerguard: stopped beating; wrote #{exited}")
+      end
+    rescue StandardError => e
+      log(:warn, "workerguard: could not write the exited marker: #{e.class}: #{e.message}")
     end
 
     def stuck_jobs
@@ -115,8 +144,28 @@ module Workerguard
     end
 
     # One beat: the heartbeat unless a job is stuck, and the not-ready marker as the check says.
-    # Never raises: a writer that dies on one full disk would stop beating for good.
+    # Never raises: a writer that dies on one full disk would stop beating for good. After stop it
+    # writes nothing.
     def beat
+      @writing.synchronize do
+        next if @stop
+
+        clear_exited
+        beat_files
+      end
+    end
+
+    private
+
+    # A previous container's exited marker must never make this one's deletion look finished. Run at
+    # start and again at every beat, so a removal that failed is tried again, as a write is.
+    def clear_exited
+      remove(File.join(File.dirname(@path), EXITED))
+    rescue StandardError => e
+      log(:warn, "workerguard heartbeat failed: #{e.class}: #{e.message}")
+    end
+
+    def beat_files
       stuck = stuck_jobs
       if stuck.positive?
         report("#{stuck} job(s) running longer than #{@stuck_after}s: not beating, so liveness restarts")
@@ -130,8 +179,6 @@ module Workerguard
     rescue StandardError => e
       log(:warn, "workerguard heartbeat failed: #{e.class}: #{e.message}")
     end
-
-    private
 
     def every_interval
       Thread.new do
