@@ -7,9 +7,8 @@ from typing import get_args, Literal, TextIO
 
 from webhook.adapters.audit import AuditOutput, render_audit
 from webhook.cli.common import exit_codes, EXIT_JUDGED, EXIT_OK, EXIT_UNUSABLE
-from webhook.cli.inputs import FILENAME_HELP, LIMIT_HELP, load_rules, NAMESPACE_HELP, read_manifests
+from webhook.cli.inputs import FILENAME_HELP, LIMIT_HELP, NAMESPACE_HELP, rules_and_manifests
 from webhook.core.audit import Audit, audit
-from webhook.core.rules import BUILTIN_RULES
 
 FailOn = Literal["risk", "unprotected", "never"]
 
@@ -59,12 +58,10 @@ def add_audit_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_audit(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
-    rules = BUILTIN_RULES if args.rules is None else load_rules(args.rules)
-    if rules is None:
+    given = rules_and_manifests(args, stdin)
+    if given is None:
         return EXIT_UNUSABLE
-    inputs = read_manifests(args.filename, args.recursive, stdin, args.namespace)
-    if inputs is None:
-        return EXIT_UNUSABLE
+    rules, inputs = given
     report = audit([obj for _, obj in inputs.objects], rules, namespace=args.namespace)
     stdout.write(render_audit(report, [source for source, _ in inputs.objects], args.output))
     stdout.flush()

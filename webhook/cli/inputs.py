@@ -7,6 +7,7 @@ and the rest are read, as kubectl does; the command then ends with exit code 2.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from webhook.adapters.documents import DEFAULT_MAX_DOCUMENTS, load_objects, obje
 from webhook.adapters.rulesfile import locate_problems, parse_rules_document, read_rules_text
 from webhook.cli.common import EXIT_UNUSABLE, plural, report
 from webhook.core.errors import DocumentError, RulesError
-from webhook.core.rules import RuleSet
+from webhook.core.rules import BUILTIN_RULES, RuleSet
 from webhook.core.types import JSONObject
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -120,3 +121,13 @@ def load_rules(path: str) -> RuleSet | None:
         report(*(f"{path}: {line}" for line in locate_problems(text, error.problems)))
         report(f"{path}: invalid rules file: {plural(len(error.problems), 'problem')}")
         return None
+
+
+def rules_and_manifests(args: argparse.Namespace, stdin: TextIO) -> tuple[RuleSet, Inputs] | None:
+    """What preview and audit both start from: --rules (or the built-in profiles) and the -f inputs;
+    None once stderr says why either cannot be used."""
+    rules = BUILTIN_RULES if args.rules is None else load_rules(args.rules)
+    if rules is None:
+        return None
+    inputs = read_manifests(args.filename, args.recursive, stdin, args.namespace)
+    return None if inputs is None else (rules, inputs)

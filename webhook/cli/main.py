@@ -12,7 +12,7 @@ from webhook import __version__
 from webhook.adapters.preview import describe, PreviewOutput, render, render_diff
 from webhook.cli.audit import add_audit_arguments, AUDIT_EPILOG
 from webhook.cli.common import add_command, exit_codes, EXIT_JUDGED, EXIT_OK, EXIT_UNUSABLE, report
-from webhook.cli.inputs import FILENAME_HELP, LIMIT_HELP, load_rules, NAMESPACE_HELP, read_manifests
+from webhook.cli.inputs import FILENAME_HELP, LIMIT_HELP, load_rules, NAMESPACE_HELP, rules_and_manifests
 from webhook.core.errors import InputError
 from webhook.core.plan import OnInvalid, Plan, plan, PlanOptions
 from webhook.core.rules import BUILTIN_RULES
@@ -144,12 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_preview(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
-    rules = BUILTIN_RULES if args.rules is None else load_rules(args.rules)
-    if rules is None:
+    given = rules_and_manifests(args, stdin)
+    if given is None:
         return EXIT_UNUSABLE
-    inputs = read_manifests(args.filename, args.recursive, stdin, args.namespace)
-    if inputs is None:
-        return EXIT_UNUSABLE
+    rules, inputs = given
     options = PlanOptions(own_namespace=args.own_namespace, on_invalid=args.on_invalid)
     plans = [plan(obj, rules, options, args.namespace) for _, obj in inputs.objects]
     sources = [name for name, _ in inputs.objects]

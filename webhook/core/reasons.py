@@ -76,7 +76,7 @@ PRESTOP_KEPT = Reason(
 GRACE_PERIOD_RAISED = Reason(
     "grace_period_raised",
     "warning",
-    "The grace period the pod's author set is shorter than shutdown-timeout plus prestop-sleep plus a margin: raised to that.",
+    "The grace period the pod's author set is shorter than shutdown-timeout plus prestop-sleep plus a margin (5s more when sidecars wait): raised to that.",
 )
 SAFE_TO_EVICT_KEPT = Reason(
     "safe_to_evict_kept", "warning", "The pod's own cluster-autoscaler safe-to-evict annotation was kept."
