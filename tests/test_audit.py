@@ -459,12 +459,30 @@ def test_dangerous_probe_names_what_a_probe_asks(probe: Any, ports: list[dict[st
 
 @pytest.mark.parametrize("profile", ["generic", "sidekiq", "celery", "pubsub"])
 @pytest.mark.parametrize("shell", ["image", "bundled"])
-def test_workerguards_own_probes_are_never_dangerous(profile: str, shell: str) -> None:
-    annotations = {"workerguard.io/profile": profile, "workerguard.io/probe-shell": shell}
+@pytest.mark.parametrize("transport", ["exec", "http"])
+def test_workerguards_own_probes_are_never_dangerous(profile: str, shell: str, transport: str) -> None:
+    annotations = {
+        "workerguard.io/profile": profile,
+        "workerguard.io/probe-shell": shell,
+        "workerguard.io/probe-transport": transport,
+    }
     mutated = plan(make_pod(annotations, command=["bundle", "exec", "sidekiq"])).mutated()
     container = mutated["spec"]["containers"][0]
     assert set(PROBE_FIELDS) <= set(container)
-    assert [dangerous_probe(container, field) for field in PROBE_FIELDS] == [None, None, None]
+    found = [dangerous_probe(container, field, mutated["spec"]) for field in PROBE_FIELDS]
+    assert found == [None, None, None]
+
+
+def test_a_port_another_container_of_the_pod_serves_is_a_server_but_only_by_number() -> None:
+    worker = {"name": "worker", "image": "x", "livenessProbe": {"httpGet": {"path": "/", "port": 9478}}}
+    spec = {
+        "containers": [worker],
+        "initContainers": [{"name": "p", "restartPolicy": "Always", "ports": [{"containerPort": 9478}]}],
+    }
+    assert dangerous_probe(worker, "livenessProbe", spec) is None
+    assert dangerous_probe(worker, "livenessProbe") is not None  # the container alone does not listen
+    spec["initContainers"][0].pop("restartPolicy")  # a plain init container has exited by then
+    assert dangerous_probe(worker, "livenessProbe", spec) is not None
 
 
 # --- what kubectl prints --------------------------------------------------------------------------

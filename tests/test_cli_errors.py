@@ -45,7 +45,7 @@ rules:
 # Every problem of BAD_RULES, each with its line and column: the bad base hides nothing.
 KNOWN_SETTINGS = (
     "container, heartbeat-format, heartbeat-path, liveness-max-age, override-probes, prestop-sleep, probe-period, "
-    "probe-shell, readiness-max-age, safe-to-evict, shutdown-timeout, sidecar-wait, startup-timeout, stuck-after"
+    "probe-shell, probe-transport, readiness-max-age, safe-to-evict, shutdown-timeout, sidecar-wait, startup-timeout, stuck-after"
 )
 BAD_RULES_PROBLEMS = (
     "bad-rules.yaml: line 3, column 5: profiles.slow.base: 'resque' is not a built-in profile: generic, sidekiq, celery, pubsub",

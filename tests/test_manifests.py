@@ -61,6 +61,15 @@ def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return found
 
 
+def entry(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    """One webhook of a configuration, by its name."""
+    [found] = [webhook for webhook in one(objects, kind)["webhooks"] if webhook["name"] == name]
+    return found
+
+
+MUTATING, VALIDATING = "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"
+
+
 def test_every_resource_of_every_overlay_validates_strictly(
     base: list[dict[str, Any]], cert_manager: list[dict[str, Any]], self_signed: tuple[list[dict[str, Any]], Path]
 ) -> None:
@@ -85,12 +94,13 @@ def test_every_resource_of_every_overlay_validates_strictly(
 
 
 def test_the_webhook_configuration_is_what_the_readme_promises(base: list[dict[str, Any]]) -> None:
-    [webhook] = one(base, "MutatingWebhookConfiguration")["webhooks"]
+    webhook = entry(base, MUTATING, "inject.workerguard.io")
     assert webhook["objectSelector"] == {"matchLabels": {"workerguard.io/inject": "true"}}
     expressions = {e["key"]: e for e in webhook["namespaceSelector"]["matchExpressions"]}
     assert expressions["kubernetes.io/metadata.name"]["operator"] == "NotIn"
     assert set(expressions["kubernetes.io/metadata.name"]["values"]) == {"kube-system", "kube-public", "workerguard"}
     assert expressions["workerguard.io/inject"] == {"key": "workerguard.io/inject", "operator": "NotIn", "values": ["disabled"]}
+    assert expressions["workerguard.io/mode"] == {"key": "workerguard.io/mode", "operator": "NotIn", "values": ["shadow"]}
     assert webhook["sideEffects"] == "None"
     assert webhook["admissionReviewVersions"] == ["v1"]
     assert webhook["reinvocationPolicy"] == "IfNeeded"
@@ -110,8 +120,8 @@ def test_the_webhook_configuration_is_what_the_readme_promises(base: list[dict[s
 
 
 def test_the_validating_webhook_sees_workloads_only_and_never_their_subresources(base: list[dict[str, Any]]) -> None:
-    [webhook] = one(base, "ValidatingWebhookConfiguration")["webhooks"]
-    mutating = one(base, "MutatingWebhookConfiguration")["webhooks"][0]
+    webhook = entry(base, VALIDATING, "validate.workerguard.io")
+    mutating = entry(base, MUTATING, "inject.workerguard.io")
     assert webhook["clientConfig"]["service"] == {**mutating["clientConfig"]["service"], "path": "/validate"}
     assert webhook["namespaceSelector"] == mutating["namespaceSelector"]
     assert (webhook["sideEffects"], webhook["failurePolicy"], webhook["timeoutSeconds"]) == ("None", "Ignore", 3)
@@ -146,7 +156,7 @@ def test_the_match_condition_sends_exactly_the_opted_in_templates(base: list[dic
     be true for the request to be sent."""
     import celpy
 
-    [webhook] = one(base, "ValidatingWebhookConfiguration")["webhooks"]
+    webhook = entry(base, VALIDATING, "validate.workerguard.io")
     environment = celpy.Environment()
     programs = [environment.program(environment.compile(c["expression"])) for c in webhook["matchConditions"]]
 
@@ -163,6 +173,80 @@ def test_the_match_condition_sends_exactly_the_opted_in_templates(base: list[dic
     on_the_workload = _without_label(kind)
     on_the_workload["metadata"]["labels"] = {"workerguard.io/inject": "true"}  # the workload's own labels do not count
     assert not sent(on_the_workload)
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A namespaceSelector of In and NotIn expressions, as the apiserver reads one: NotIn also holds
+    when the label is absent."""
+    for expression in selector["matchExpressions"]:
+        assert expression["operator"] in ("In", "NotIn"), expression
+        value = labels.get(expression["key"])
+        if (value in expression["values"]) != (expression["operator"] == "In"):
+            return False
+    return selector.get("matchLabels", {}).items() <= labels.items()
+
+
+NAMESPACES = {
+    "billing": {},
+    "billing-shadow": {"workerguard.io/mode": "shadow"},
+    "billing-enforce": {"workerguard.io/mode": "enforce"},
+    "disabled-shadow": {"workerguard.io/mode": "shadow", "workerguard.io/inject": "disabled"},
+    "kube-system": {"workerguard.io/mode": "shadow"},
+    "workerguard": {"workerguard.io/inject": "disabled"},
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "enforce", "shadow"),
+    [
+        (MUTATING, "inject.workerguard.io", "inject-shadow.workerguard.io"),
+        (VALIDATING, "validate.workerguard.io", "validate-shadow.workerguard.io"),
+    ],
+)
+def test_a_shadow_namespace_goes_to_the_shadow_path_and_only_there(
+    base: list[dict[str, Any]], kind: str, enforce: str, shadow: str
+) -> None:
+    enforcing, shadowing = entry(base, kind, enforce), entry(base, kind, shadow)
+    reached = {}
+    for name, labels in NAMESPACES.items():
+        labels = {**labels, "kubernetes.io/metadata.name": name}
+        reached[name] = [
+            webhook["clientConfig"]["service"]["path"]
+            for webhook in (enforcing, shadowing)
+            if selects(webhook["namespaceSelector"], labels)
+        ]
+    path = enforcing["clientConfig"]["service"]["path"]
+    assert reached == {
+        "billing": [path],
+        "billing-shadow": [f"{path}-shadow"],
+        "billing-enforce": [path],
+        "disabled-shadow": [],
+        "kube-system": [],
+        "workerguard": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "enforce", "shadow"),
+    [
+        (MUTATING, "inject.workerguard.io", "inject-shadow.workerguard.io"),
+        (VALIDATING, "validate.workerguard.io", "validate-shadow.workerguard.io"),
+    ],
+)
+def test_the_shadow_entries_see_the_same_objects_and_never_block_them(
+    base: list[dict[str, Any]], kind: str, enforce: str, shadow: str
+) -> None:
+    """The same rules, objectSelector and matchConditions as enforce; failing open, since shadow mode
+    changes nothing and its outage must not either."""
+    enforcing, shadowing = entry(base, kind, enforce), entry(base, kind, shadow)
+    for key in ("rules", "objectSelector", "matchConditions", "sideEffects", "matchPolicy", "admissionReviewVersions"):
+        assert shadowing.get(key) == enforcing.get(key), key
+    assert shadowing["clientConfig"]["service"] == {
+        **enforcing["clientConfig"]["service"],
+        "path": enforcing["clientConfig"]["service"]["path"] + "-shadow",
+    }
+    assert shadowing["failurePolicy"] == "Ignore"
+    assert shadowing.get("reinvocationPolicy", "Never") == "Never"
 
 
 def test_our_namespace_is_labelled_out_of_injection(base: list[dict[str, Any]]) -> None:
@@ -228,6 +312,11 @@ def test_self_signed_overlay_carries_our_pair_and_its_ca(self_signed: tuple[list
     )
     cert, key = (base64.b64decode(secret["data"][name]) for name in ("tls.crt", "tls.key"))
     assert inspect_pair(cert, key).key_matches
-    ca_bundle = base64.b64decode(one(objects, "MutatingWebhookConfiguration")["webhooks"][0]["clientConfig"]["caBundle"])
-    assert ca_bundle == (certs / "ca.crt").read_bytes()
+    bundles = {
+        (kind, webhook["name"]): base64.b64decode(webhook["clientConfig"].get("caBundle", ""))
+        for kind in (MUTATING, VALIDATING)
+        for webhook in one(objects, kind)["webhooks"]
+    }
+    assert len(bundles) == 4 and set(bundles.values()) == {(certs / "ca.crt").read_bytes()}, bundles.keys()
+    ca_bundle = bundles[(MUTATING, "inject.workerguard.io")]
     x509.load_pem_x509_certificate(cert).verify_directly_issued_by(x509.load_pem_x509_certificate(ca_bundle))

@@ -214,7 +214,7 @@ def test_off_switches_leave_out_liveness_and_startup() -> None:
 
 def test_user_probes_are_kept_with_a_warning_unless_override_is_asked() -> None:
     own = {"httpGet": {"path": "/health", "port": 8080}}
-    kept = injected(make_pod(readinessProbe=own, livenessProbe=own))
+    kept = injected(make_pod(readinessProbe=own, livenessProbe=own, ports=[{"containerPort": 8080}]))
     assert container_of(kept)["readinessProbe"] == own and container_of(kept)["livenessProbe"] == own
     assert "startupProbe" in container_of(kept)
     assert [(w.code, w.message) for w in kept.warnings] == [
@@ -831,8 +831,20 @@ def test_probe_runs_per_minute_stay_within_the_budget_and_beyond_twelve_warn(
     )
 
 
+def liveness_limit_of(result: Plan, probe: dict[str, Any]) -> int:
+    """The age at which one liveness run fails: in the exec script, or in workerguard-probe's arguments."""
+    if "exec" in probe:
+        return int(probe["exec"]["command"][2].split('if [ "$a" -gt ')[1].split(" ]")[0])
+    [server] = [c for c in result.mutated()["spec"]["initContainers"] if c["name"] == "workerguard-probe"]
+    [limit] = [word.split("=")[1] for word in server["command"] if word.startswith("--liveness-limit=")]
+    return int(limit)
+
+
+@pytest.mark.parametrize("transport", ["exec", "http"])
 @pytest.mark.parametrize(("readiness", "liveness"), [(60, 300), (30, 120), (60, 60), (10, 3600), (3, 6)])
-def test_liveness_restarts_once_the_worker_has_been_silent_for_liveness_max_age(readiness: int, liveness: int) -> None:
+def test_liveness_restarts_once_the_worker_has_been_silent_for_liveness_max_age(
+    readiness: int, liveness: int, transport: str
+) -> None:
     """Simulated as kubelet runs it: a probe every period from a random phase, restart at the third
     failure in a row. The restart comes between liveness-max-age and one liveness period after it, and
     never before readiness has failed."""
@@ -840,11 +852,13 @@ def test_liveness_restarts_once_the_worker_has_been_silent_for_liveness_max_age(
         "workerguard.io/readiness-max-age": f"{readiness}s",
         "workerguard.io/liveness-max-age": f"{liveness}s",
         "workerguard.io/probe-period": "1s" if readiness < 20 else "10s",
+        "workerguard.io/probe-transport": transport,
     }
-    container = container_of(injected(make_pod(annotations)))
-    probe = container["livenessProbe"]
+    result = injected(make_pod(annotations))
+    probe = container_of(result)["livenessProbe"]
+    assert ("httpGet" in probe) == (transport == "http")
     period, threshold = probe["periodSeconds"], probe["failureThreshold"]
-    limit = int(probe["exec"]["command"][2].split('if [ "$a" -gt ')[1].split(" ]")[0])
+    limit = liveness_limit_of(result, probe)
     for phase in range(period):
         failures, t = 0, phase
         while failures < threshold:
@@ -852,3 +866,38 @@ def test_liveness_restarts_once_the_worker_has_been_silent_for_liveness_max_age(
             t += period
         restart = t - period
         assert liveness <= restart <= liveness + period, (phase, restart)
+
+
+@pytest.mark.parametrize(
+    ("probe", "override", "expected"),
+    [
+        (
+            {"exec": {"command": ["celery", "-A", "app", "inspect", "ping", "-d", "celery@$(hostname)"]}},
+            "false",
+            [
+                ("probe_kept", None),
+                ("probe_boots_app", "kept livenessProbe of 'worker' boots the app; override-probes checks the heartbeat"),
+            ],
+        ),
+        (
+            {"exec": {"command": ["redis-cli", "ping"]}},
+            "false",
+            [
+                ("probe_kept", None),
+                (
+                    "probe_asks_broker",
+                    "kept livenessProbe of 'worker' asks the broker; override-probes checks the heartbeat",
+                ),
+            ],
+        ),
+        ({"exec": {"command": ["celery", "-A", "app", "inspect", "ping"]}}, "true", []),  # replaced: nothing kept
+        ({"exec": {"command": ["cat", "/tmp/healthy"]}}, "false", [("probe_kept", None)]),
+    ],
+)
+def test_a_kept_probe_that_hurts_workers_is_warned_about_with_audits_code(
+    probe: dict[str, Any], override: str, expected: list[tuple[str, str | None]]
+) -> None:
+    result = plan(make_pod({"workerguard.io/override-probes": override}, livenessProbe=probe))
+    said = [(w.code, w.message if w.code != "probe_kept" else None) for w in result.warnings]
+    assert said == expected
+    assert all(len(f"workerguard {w.code}: {w.message}") <= WARNING_MAX_CHARS for w in result.warnings)  # whole in kubectl

@@ -266,16 +266,22 @@ def test_what_cannot_wait_is_refused_naming_the_field(change: dict[str, Any], fi
 @pytest.mark.parametrize(
     ("sidecars", "annotations", "labels", "expected"),
     [
-        # A mesh proxy its injector adds after workerguard cannot be given the wait.
+        # Not in the pod yet: its injector adds it, and workerguard, called again, gives it the wait.
+        ([], {}, {"sidecar.istio.io/inject": "true"}, []),
+        ([], {"linkerd.io/inject": "enabled"}, {}, []),
         (
-            [],
-            {"workerguard.io/sidecar-wait": "all"},
-            {"sidecar.istio.io/inject": "true"},
-            ["istio-proxy drains 5s after SIGTERM"],
+            [{"name": "linkerd-proxy", "image": "cr.l5d.io/linkerd/proxy:stable-2.14.10"}],
+            {"workerguard.io/sidecar-wait": "off"},
+            {},
+            ["linkerd-proxy exits 0s after SIGTERM"],
         ),
-        ([], {"proxy.istio.io/config": "terminationDrainDuration: 40s"}, {"sidecar.istio.io/inject": "true"}, []),
-        ([], {"linkerd.io/inject": "enabled"}, {}, ["linkerd-proxy exits 0s after SIGTERM"]),
-        ([], {"linkerd.io/inject": "enabled", "config.alpha.linkerd.io/proxy-wait-before-exit-seconds": "30"}, {}, []),
+        (
+            [{"name": "linkerd-proxy", "image": "cr.l5d.io/linkerd/proxy:stable-2.14.10"}],
+            {"workerguard.io/sidecar-wait": "off", "config.alpha.linkerd.io/proxy-wait-before-exit-seconds": "30"},
+            {},
+            [],
+        ),
+        ([ISTIO], {"workerguard.io/sidecar-wait": "off", "proxy.istio.io/config": "terminationDrainDuration: 40s"}, {}, []),
         # Present and covered: the wait does the job, nothing to say.
         ([ISTIO], {}, {}, []),
         ([ISTIO], {"workerguard.io/sidecar-wait": "off"}, {}, ["istio-proxy drains 5s after SIGTERM"]),

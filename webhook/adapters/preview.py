@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, TypedDict
 
 import orjson
@@ -17,9 +17,11 @@ from webhook.adapters.documents import load_objects, parse_json
 from webhook.adapters.rulesfile import parse_rules_text
 from webhook.core import reasons
 from webhook.core.errors import DocumentError, RulesError
+from webhook.core.inputs import planning_input
+from webhook.core.mode import shadowing_rules
 from webhook.core.plan import Plan, plan, PlanOptions
 from webhook.core.rules import RuleSet
-from webhook.core.types import JSONObject, PatchOp
+from webhook.core.types import Finding, JSONObject, PatchOp
 
 PAGE_PREVIEW_TYPE = "application/vnd.workerguard.preview+json"
 
@@ -42,6 +44,21 @@ class Described(TypedDict):
     warnings: list[dict[str, str]]
     notes: list[dict[str, str]]  # what the injection did that needs no action (never sent to kubectl)
     errors: list[dict[str, str]]
+
+
+def preview_plan(obj: JSONObject, rules: RuleSet, options: PlanOptions, namespace: str | None = None) -> Plan:
+    """plan(), and a note when a rule puts the object in shadow mode: a preview answers what would
+    happen, and in shadow mode that is nothing. A namespace's shadow label is the cluster's to know."""
+    planned = plan(obj, rules, options, namespace)
+    shadowing = shadowing_rules(planning_input(obj, rules, namespace), rules)
+    if not shadowing:
+        return planned
+    said = ("rule " if len(shadowing) == 1 else "rules ") + ", ".join(rule.name for rule in shadowing)
+    note = Finding(
+        reasons.SHADOW_MODE,
+        f"shadow mode ({said}): the webhook admits this untouched, and logs and counts what is shown here",
+    )
+    return replace(planned, notes=[*planned.notes, note])
 
 
 def describe(plan: Plan, number: int = 1) -> Described:
@@ -188,7 +205,7 @@ def answer_preview(request: PreviewRequest) -> tuple[int, bytes]:
         objects = load_objects(request.body)
     except DocumentError as error:
         return 400, orjson.dumps({"error": str(error)})
-    plans = [plan(obj, request.rules, request.options, request.namespace) for obj in objects]
+    plans = [preview_plan(obj, request.rules, request.options, request.namespace) for obj in objects]
     return 200, orjson.dumps(_one_or_all(_describe_all(plans)))
 
 
@@ -205,6 +222,6 @@ def _page_answer(request: PreviewRequest) -> tuple[int, bytes]:
         return 400, orjson.dumps({"error": "the rules file is invalid", "problems": problems})
     objects = load_objects(envelope["documents"])
     namespace = namespace if isinstance(namespace, str) else None
-    plans = [plan(obj, rules, request.options, namespace) for obj in objects]
+    plans = [preview_plan(obj, rules, request.options, namespace) for obj in objects]
     results = [{**item, "diff": _line_diff(planned, item)} for planned, item in zip(plans, _describe_all(plans), strict=True)]
     return 200, orjson.dumps({"results": results})

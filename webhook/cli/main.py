@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import get_args, TextIO
 
 from webhook import __version__
-from webhook.adapters.preview import describe, PreviewOutput, render, render_diff
+from webhook.adapters.preview import describe, preview_plan, PreviewOutput, render, render_diff
 from webhook.cli.audit import add_audit_arguments, AUDIT_EPILOG
 from webhook.cli.common import add_command, exit_codes, EXIT_JUDGED, EXIT_OK, EXIT_UNUSABLE, report
 from webhook.cli.inputs import FILENAME_HELP, LIMIT_HELP, load_rules, NAMESPACE_HELP, rules_and_manifests
 from webhook.core.errors import InputError
-from webhook.core.plan import OnInvalid, Plan, plan, PlanOptions
+from webhook.core.plan import OnInvalid, Plan, PlanOptions
 from webhook.core.rules import BUILTIN_RULES
 
 DESCRIPTION = """Heartbeat probes and safe shutdown for worker pods.
@@ -149,7 +149,7 @@ def run_preview(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         return EXIT_UNUSABLE
     rules, inputs = given
     options = PlanOptions(own_namespace=args.own_namespace, on_invalid=args.on_invalid)
-    plans = [plan(obj, rules, options, args.namespace) for _, obj in inputs.objects]
+    plans = [preview_plan(obj, rules, options, args.namespace) for _, obj in inputs.objects]
     sources = [name for name, _ in inputs.objects]
     if args.output == "diff":
         # Each object's diff on stdout, then its why and its denial on stderr: read in order on a

@@ -47,8 +47,16 @@ def tls_secret(ca: bytes, cert: bytes, key: bytes, namespace: str) -> dict[str, 
     }
 
 
+# Each webhook configuration in manifests/base holds two entries, enforce and shadow (docs/rollout.md),
+# and the overlay applies this one patch to both configurations.
+WEBHOOK_ENTRIES = 2
+
+
 def cabundle_patch(ca: bytes) -> list[dict[str, object]]:
-    return [{"op": "add", "path": "/webhooks/0/clientConfig/caBundle", "value": base64.b64encode(ca).decode()}]
+    bundle = base64.b64encode(ca).decode()
+    return [
+        {"op": "add", "path": f"/webhooks/{index}/clientConfig/caBundle", "value": bundle} for index in range(WEBHOOK_ENTRIES)
+    ]
 
 
 def run_manifests(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:

@@ -125,7 +125,7 @@ def audit_workload(
     if worker is not None or opted_in:
         index = _worker_index(today, worker, injection)
         risks = tuple(worker_risks(today, index, _long_jobs_by_rule(worker)))
-        storm = can_cause_restart_storm(_container(today, index))
+        storm = can_cause_restart_storm(_container(today, index), today.spec)
     return WorkloadAudit(position, kind, _name(obj), _namespace(obj, namespace), worker, opted_in, injection, risks, storm)
 
 

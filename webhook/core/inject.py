@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webhook import __version__
-from webhook.core import probes, reasons, sidecars
+from webhook.core import probes, reasons, sidecars, transport
 from webhook.core.annotations import SAFE_TO_EVICT, SAFE_TO_EVICT_LOCAL_VOLUMES
 from webhook.core.errors import Problem
 from webhook.core.patch import PatchBuilder
@@ -35,7 +35,7 @@ PROBE_SHELL_INIT_NAME = "workerguard-probe-shell"
 GRACE_MARGIN_SECONDS = 5
 KUBERNETES_DEFAULT_GRACE_SECONDS = 30
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
-_OUR_VOLUME = re.compile(rf"{VOLUME_NAME}(-[0-9]+)?")
+OUR_VOLUME = re.compile(rf"{VOLUME_NAME}(-[0-9]+)?")
 # env name -> value
 WriterEnv = dict[str, str]
 _EXEC_AT_COMMAND_START = re.compile(r"(^|[;&|(]\s*)exec\s")
@@ -47,14 +47,17 @@ _ABSOLUTE_PATH = re.compile(r"(?<![\w.~/:-])/[\w.@+-]+(?:/[\w.@+-]+)*")
 
 DEFAULT_HELPER_IMAGE = f"workerguard:{__version__}"
 DEFAULT_HELPER_PATH = "/usr/local/lib/workerguard/busybox"
+DEFAULT_PROBE_SERVER_PATH = "/usr/local/lib/workerguard/workerguard-probe"
 
 
 @dataclass(frozen=True, slots=True)
 class ProbeHelper:
-    """The image that holds a static busybox for probe-shell: bundled, and its path inside that image."""
+    """The image that holds a static busybox for probe-shell: bundled and workerguard-probe for
+    probe-transport: http, and their paths inside that image."""
 
     image: str = DEFAULT_HELPER_IMAGE
     path: str = DEFAULT_HELPER_PATH
+    server: str = DEFAULT_PROBE_SERVER_PATH
 
 
 # Which settings shape each part inject() writes. A step records the path it wrote and the part it is;
@@ -71,8 +74,16 @@ SHAPED_BY: dict[str, tuple[str, ...]] = {
     BEAT_INTERVAL_ENV: ("readiness-max-age",),
     "replaced probe": ("override-probes",),
     "startupProbe": ("startup-timeout", "probe-period", "heartbeat-path", "heartbeat-format", "container", "readiness-max-age"),
-    "readinessProbe": ("readiness-max-age", "probe-period", "heartbeat-path", "heartbeat-format", "container"),
-    "livenessProbe": ("liveness-max-age", "probe-period", "heartbeat-path", "heartbeat-format", "container"),
+    "readinessProbe": ("readiness-max-age", "probe-period", "heartbeat-path", "heartbeat-format", "container", "probe-transport"),
+    "livenessProbe": ("liveness-max-age", "probe-period", "heartbeat-path", "heartbeat-format", "container", "probe-transport"),
+    transport.PROBE_SERVER_NAME: (
+        "probe-transport",
+        "heartbeat-path",
+        "heartbeat-format",
+        "readiness-max-age",
+        "liveness-max-age",
+        "probe-period",
+    ),
     "preStop": ("prestop-sleep", "heartbeat-path", "container"),
     "terminationGracePeriodSeconds": ("shutdown-timeout", "prestop-sleep"),
     "grace for the sidecars": ("sidecar-wait",),
@@ -130,6 +141,8 @@ def inject(
     _check_clashes(container, env, present, where, settings.heartbeat_path, step)
     choice = sidecars.choose(pod.spec, index, settings, pod.field_prefix)
     step.problems.extend(choice.problems)
+    if transport.uses_http(settings):
+        step.problems.extend(transport.refusals(pod.spec, pod.field_prefix))
     if step.problems:
         return step
     bundled = settings.probe_shell == "bundled"
@@ -144,6 +157,9 @@ def inject(
     _add_volume(pod, volume, bundled, bool(choice.waiters), step)
     if shell_needed:
         _add_probe_shell_init(pod, volume, settings.heartbeat_path, helper, bundled, bool(choice.waiters), step)
+    if transport.uses_http(settings):
+        server = transport.server_container(settings, volume, helper.image, helper.server)
+        _insert_init(pod, 1 if shell_needed else 0, server, transport.PROBE_SERVER_NAME, step)
     _add_mount_and_env(container, env, present, base, settings.heartbeat_path, volume, step)
     _add_probes(container, base, settings, step)
     _add_prestop(container, base, settings, step)
@@ -155,31 +171,6 @@ def inject(
     if wrapped is not None:
         step.warnings.append(wrapped)
     return step
-
-
-def carries_injection(pod: PodView, index: int, heartbeat_path: str) -> bool:
-    """Whether the container already has what inject() adds, told by its shape rather than by the status
-    annotation (which tools that tidy exported manifests strip): an emptyDir of ours mounted at the
-    heartbeat's directory, and the env naming the heartbeat file. A volume that merely shares our
-    name, with another source or mount, is the user's own."""
-    ours = {
-        volume["name"]
-        for volume in pod.spec.get("volumes") or []
-        if isinstance(volume, dict)
-        and isinstance(volume.get("name"), str)
-        and _OUR_VOLUME.fullmatch(volume["name"])
-        and isinstance(volume.get("emptyDir"), dict)
-    }
-    if not ours:  # the common case: nothing of ours, nothing more to look at
-        return False
-    container = pod.spec["containers"][index]
-    directory = probes.heartbeat_directory(heartbeat_path)
-    mounted = any(
-        mount.get("name") in ours and mount.get("mountPath") == directory for mount in container.get("volumeMounts") or []
-    )
-    return mounted and any(
-        env.get("name") == HEARTBEAT_ENV and env.get("value") == heartbeat_path for env in container.get("env") or []
-    )
 
 
 def _free_volume_name(spec: JSONObject) -> str:
@@ -298,6 +289,16 @@ def _add_probe_shell_init(
         step.record(f"{path}/0", "shell for the sidecars")
 
 
+def _insert_init(pod: PodView, position: int, container: JSONObject, part: str, step: Injection) -> None:
+    """Insert one of ours among the init containers, after the `position` of ours the patch put first."""
+    path = f"{pod.pointer}/spec/initContainers"
+    if pod.spec.get("initContainers") is None and position == 0:
+        step.builder.add(path, [container])
+    else:
+        step.builder.add(f"{path}/{position}", container)
+    step.record(f"{path}/{position}", part)
+
+
 def _add_mount_and_env(
     container: JSONObject,
     env: WriterEnv,
@@ -317,13 +318,16 @@ def _add_mount_and_env(
 
 
 def _probes(settings: Settings) -> dict[str, JSONObject]:
-    """The probes the settings ask for, by field: startup and liveness can be off."""
+    """The probes the settings ask for, by field: startup and liveness can be off. Startup is always
+    exec (core.transport says why)."""
     built = {}
     if settings.startup_timeout is not None:
         built["startupProbe"] = probes.startup_probe(settings, settings.startup_timeout)
-    built["readinessProbe"] = probes.readiness_probe(settings)
+    over_http = transport.uses_http(settings)
+    built["readinessProbe"] = transport.readiness_probe(settings) if over_http else probes.readiness_probe(settings)
     if settings.liveness_max_age is not None:
-        built["livenessProbe"] = probes.liveness_probe(settings, settings.liveness_max_age)
+        maker = transport.liveness_probe if over_http else probes.liveness_probe
+        built["livenessProbe"] = maker(settings, settings.liveness_max_age)
     return built
 
 
@@ -419,9 +423,15 @@ def _hold_sidecars(
 def _say_about_sidecars(pod: PodView, index: int, settings: Settings, choice: sidecars.SidecarChoice, step: Injection) -> None:
     covered = {waiter.index for waiter in choice.waiters}
     deadline = settings.prestop_sleep + settings.shutdown_timeout
-    warnings, notes = sidecars.known_sidecar_findings(pod.spec, index, covered, pod.annotations, pod.labels, deadline)
+    warnings, notes = sidecars.known_sidecar_findings(pod.spec, index, covered, pod.annotations, deadline)
     step.warnings.extend([*choice.warnings, *warnings])
     step.notes.extend([*choice.notes, *notes])
+
+
+def adds_safe_to_evict(pod: PodView, settings: Settings) -> bool:
+    """Whether the injection writes safe-to-evict "false" (the pod has none of its own): the status
+    annotation records it, so a later re-injection knows the annotation was workerguard's."""
+    return not settings.safe_to_evict and SAFE_TO_EVICT not in (pod.metadata.get("annotations") or {})
 
 
 def _set_annotations(pod: PodView, settings: Settings, volume: str, extra: Mapping[str, str], step: Injection) -> None:
@@ -429,7 +439,7 @@ def _set_annotations(pod: PodView, settings: Settings, volume: str, extra: Mappi
     wanted: dict[str, str] = {}
     if not settings.safe_to_evict:
         existing = (current or {}).get(SAFE_TO_EVICT)
-        if existing is None:
+        if adds_safe_to_evict(pod, settings):
             wanted[SAFE_TO_EVICT] = "false"
         elif existing != "false":
             step.warnings.append(Finding(reasons.SAFE_TO_EVICT_KEPT, f'kept the pod\'s own {SAFE_TO_EVICT}: "{existing}"'))

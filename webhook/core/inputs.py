@@ -10,21 +10,18 @@ import orjson
 
 from webhook.core.annotations import DEFAULT_CONTAINER, PREFIX, SAFE_TO_EVICT, SAFE_TO_EVICT_LOCAL_VOLUMES
 from webhook.core.rules import BUILTIN_RULES, RuleSet
-from webhook.core.sidecars import ISTIO_CONFIG, ISTIO_INJECT, LINKERD_INJECT, LINKERD_WAIT
+from webhook.core.sidecars import ISTIO_CONFIG, LINKERD_WAIT
 from webhook.core.types import JSONObject
 from webhook.core.workload import grace_period_written
 
 # The fields of a Pod's spec that planning reads; planning_input() drops the others, so planning sees
 # none of them. Reading one more means naming it here. Pods may differ in what is left out and still
 # share a verdict: a StatefulSet's hostname, a DaemonSet's node affinity, a node name.
-PLANNED_SPEC_FIELDS = ("containers", "initContainers", "volumes", "terminationGracePeriodSeconds", "os")
-# The annotations planning reads besides workerguard.io/* and those the rules match on, and the labels
-# besides those the rules match on (RuleSet.label_keys, which holds the opt-in label). The meshes'
-# keys tell whether a proxy will join the pod after workerguard, and how it stops (core.sidecars).
-READ_ANNOTATIONS = frozenset(
-    {DEFAULT_CONTAINER, SAFE_TO_EVICT, SAFE_TO_EVICT_LOCAL_VOLUMES, ISTIO_INJECT, ISTIO_CONFIG, LINKERD_INJECT, LINKERD_WAIT}
-)
-READ_LABELS = frozenset({ISTIO_INJECT})
+PLANNED_SPEC_FIELDS = ("containers", "initContainers", "volumes", "terminationGracePeriodSeconds", "os", "hostNetwork")
+# The annotations planning reads besides workerguard.io/* and those the rules match on (labels: only
+# those the rules match on, RuleSet.label_keys, which holds the opt-in label). The meshes' keys say how
+# their proxies stop (core.sidecars).
+READ_ANNOTATIONS = frozenset({DEFAULT_CONTAINER, SAFE_TO_EVICT, SAFE_TO_EVICT_LOCAL_VOLUMES, ISTIO_CONFIG, LINKERD_WAIT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +65,7 @@ def _read_labels(labels: object, rules: RuleSet) -> object:
     malformed one, counts as it is (the same for annotations)."""
     if not isinstance(labels, dict):
         return labels
-    return {key: labels[key] for key in sorted(labels.keys() & (rules.label_keys | READ_LABELS))}
+    return {key: labels[key] for key in sorted(labels.keys() & rules.label_keys)}
 
 
 def _read_annotations(annotations: object, rules: RuleSet) -> object:

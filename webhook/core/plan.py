@@ -13,26 +13,29 @@ import jsonpatch
 import orjson
 
 from webhook import __version__
-from webhook.core import probes, reasons
+from webhook.core import probes, reasons, reinject
 from webhook.core.annotations import (
     annotation_field,
     DEFAULT_CONTAINER,
     INJECT_LABEL,
+    PREFIX,
     PROFILE,
     read_pod_annotations,
     STATUS,
 )
 from webhook.core.commands import command_timeout
 from webhook.core.errors import Problem, ShapeError
-from webhook.core.inject import carries_injection, inject, paths_by_setting, ProbeHelper
+from webhook.core.inject import adds_safe_to_evict, inject, paths_by_setting, ProbeHelper
 from webhook.core.inputs import planning_input, PlanningInput
 from webhook.core.profiles import DEFAULT_PROFILE
-from webhook.core.rules import BUILTIN_RULES, Rule, RuleSet, Target
+from webhook.core.risks import dangerous_probe, PROBE_FIELDS
+from webhook.core.rules import BUILTIN_RULES, pod_target, Rule, RuleSet
 from webhook.core.settings import check_relations, resolve, Resolved, SPECS
 from webhook.core.types import Explanation, Finding, JSONObject, PatchOp, WARNINGS_MAX
 from webhook.core.workload import container_shape_problems, locate_pod, PodView, shape_problems
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public"})
+TRANSPORT_ANNOTATION = PREFIX + "probe-transport"
 
 
 OnInvalid = Literal["deny", "allow"]
@@ -125,18 +128,40 @@ def plan_input(given: PlanningInput, rules: RuleSet = BUILTIN_RULES, options: Pl
     if shape:
         return _deny_or_allow(obj, shape, [], options)
     if isinstance(pod.spec.get("os"), dict) and pod.spec["os"].get("name") == "windows":
+        if pod.annotations.get(TRANSPORT_ANNOTATION) == "http":
+            # Asked for by name: a refusal says why it cannot be, where a skip would keep quiet.
+            message = "workerguard-probe is a Linux program and Windows pods have no POSIX shell for exec either; remove it"
+            return _deny_or_allow(obj, [Problem(annotation_field(pod.field_prefix, TRANSPORT_ANNOTATION), message)], [], options)
         windows = Finding(reasons.WINDOWS_POD, "Windows pods have no POSIX shell for exec probes: left untouched")
         return _skipped(obj, windows, [windows])
-    if STATUS in pod.annotations:
-        return _skipped(obj, Finding(reasons.ALREADY_INJECTED, f"{STATUS} is present: already injected"))
+    if STATUS in pod.annotations or reinject.carries_earlier_injection(pod):
+        return _replanned(given, rules, options)
     return _plan_injection(obj, pod, namespace or "", given.grace_written, rules, options)
+
+
+def _replanned(given: PlanningInput, rules: RuleSet, options: PlanOptions) -> Plan:
+    """An object that carries an earlier injection, brought to what the current rules say: the earlier
+    one taken out (core.reinject), the object planned afresh, and the patch from the object as it is to
+    that result. The same rules give the object as it is: no patch, skipped as already injected."""
+    obj = given.obj
+    stripped, earlier = reinject.strip(obj)
+    fresh = plan_input(replace(given, obj=stripped), rules, options)
+    if not fresh.patch:
+        return replace(fresh, source=obj)
+    result = fresh.mutated()
+    if reinject.without_status(result) == reinject.without_status(obj):
+        # Also where a tool stripped the status annotation: the content is what the rules say.
+        return _skipped(obj, Finding(reasons.ALREADY_INJECTED, "already injected as the current rules say"))
+    patch: list[PatchOp] = jsonpatch.make_patch(obj, result).patch
+    what = f"workerguard {earlier.version}, settings {earlier.settings}" if earlier.version else "an earlier workerguard"
+    note = Finding(reasons.REINJECTED, f"replaced the injection of {what} with what the current rules say")
+    return replace(fresh, source=obj, patch=patch, notes=[note, *fresh.notes])
 
 
 def _plan_injection(
     obj: JSONObject, pod: PodView, namespace: str, grace_written: bool | None, rules: RuleSet, options: PlanOptions
 ) -> Plan:
-    target = Target(namespace, _strings(pod.labels), _strings(pod.annotations), _images(pod))
-    matched = rules.matching(target)
+    matched = rules.matching(pod_target(pod, namespace))
     chosen_settings = _pod_settings(pod, matched, rules)
     problems = list(chosen_settings.problems)
     resolved = chosen_settings.resolved
@@ -149,12 +174,8 @@ def _plan_injection(
     shape = container_shape_problems(pod, index)
     if shape:
         return _deny_or_allow(obj, shape, list(chosen_settings.warnings), options)
-    if carries_injection(pod, index, resolved.settings.heartbeat_path):
-        return _skipped(
-            obj, Finding(reasons.ALREADY_INJECTED, "it already carries workerguard's heartbeat volume, mount and env")
-        )
     resolved, said = _with_command_timeout(pod, index, resolved)
-    status = _status(chosen_settings.profile, chosen_settings.rule_names, resolved)
+    status = _status(chosen_settings.profile, chosen_settings.rule_names, resolved, pod)
     step = inject(pod, index, resolved.settings, {STATUS: status}, options.probe_helper, grace_written)
     if step.problems:
         return _deny_or_allow(obj, step.problems, list(chosen_settings.warnings), options)
@@ -163,7 +184,7 @@ def _plan_injection(
         obj,
         allowed=True,
         patch=step.builder.ops,
-        warnings=_capped([*chosen_settings.warnings, *said, *step.warnings]),
+        warnings=_capped([*chosen_settings.warnings, *said, *step.warnings, *_dangerous_kept(pod, index, resolved)]),
         notes=step.notes,
         profile=chosen_settings.profile,
         rules=chosen_settings.rule_names,
@@ -249,11 +270,43 @@ def _target_container(pod: PodView, resolved: Resolved, problems: list[Problem])
     return None
 
 
-def _status(profile: str, rule_names: tuple[str, ...], resolved: Resolved) -> str:
-    body = {"version": __version__, "profile": profile, "rules": list(rule_names), "settings": resolved.digest()}
+def _status(profile: str, rule_names: tuple[str, ...], resolved: Resolved, pod: PodView) -> str:
+    """Who injected with what, and what a later re-injection cannot tell from the content: the grace
+    period before (null: unset) and whether safe-to-evict is workerguard's (core.reinject)."""
+    body = {
+        "version": __version__,
+        "profile": profile,
+        "rules": list(rule_names),
+        "settings": resolved.digest(),
+        reinject.STATUS_GRACE: pod.spec.get("terminationGracePeriodSeconds"),
+        reinject.STATUS_EVICT: adds_safe_to_evict(pod, resolved.settings),
+    }
     # orjson writes the compact form json.dumps(separators=(",", ":")) would, and faster
     # (docs/performance.md); every name in it is a validated DNS label, so there is nothing to escape.
     return orjson.dumps(body).decode()
+
+
+# What audit calls each dangerous probe, said shortly enough for kubectl's 120 characters.
+_DANGER = {
+    reasons.PROBE_BOOTS_APP.code: "boots the app",
+    reasons.PROBE_ASKS_BROKER.code: "asks the broker",
+    reasons.PROBE_WITHOUT_SERVER.code: "checks a server the pod lacks",
+}
+
+
+def _dangerous_kept(pod: PodView, index: int, resolved: Resolved) -> list[Finding]:
+    """A probe the injection kept (override-probes off) that audit would call dangerous, with audit's
+    code: one vocabulary for what hurts a worker, whether found by audit or at apply time."""
+    if resolved.settings.override_probes:
+        return []
+    container = pod.spec["containers"][index]
+    found = []
+    for field_name in PROBE_FIELDS:
+        danger = dangerous_probe(container, field_name, pod.spec) if field_name in container else None
+        if danger is not None:
+            message = f"kept {field_name} of '{container['name']}' {_DANGER[danger.code]}; override-probes checks the heartbeat"
+            found.append(Finding(danger.reason, message))
+    return found
 
 
 def _not_opted_in(pod: PodView) -> str:
@@ -264,14 +317,6 @@ def _not_opted_in(pod: PodView) -> str:
     if value is True:
         return f'{INJECT_LABEL}: true is a YAML boolean, not the string "true": quote it'
     return f'the pod is not labelled {INJECT_LABEL}: "true"'
-
-
-def _strings(mapping: dict[str, object]) -> dict[str, str]:
-    return {key: value for key, value in mapping.items() if isinstance(value, str)}
-
-
-def _images(pod: PodView) -> list[str]:
-    return [c["image"] for c in pod.spec.get("containers", []) if isinstance(c, dict) and isinstance(c.get("image"), str)]
 
 
 def _skipped(obj: JSONObject, skip: Finding, warnings: list[Finding] | None = None) -> Plan:

@@ -158,6 +158,8 @@ def probe_runs_per_minute(settings: Settings) -> float:
 
 
 def budget_warnings(settings: Settings) -> list[Finding]:
+    if settings.probe_transport == "http":
+        return []  # readiness and liveness are HTTP requests; the exec startup probe stops once it passes
     runs = probe_runs_per_minute(settings)
     if runs <= PROBE_RUNS_PER_MINUTE_WARN:
         return []

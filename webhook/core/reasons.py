@@ -47,7 +47,7 @@ WINDOWS_POD = Reason(
 ALREADY_INJECTED = Reason(
     "already_injected",
     "skip",
-    "The pod already carries an injection: the status annotation, or workerguard's volume, mount and env.",
+    "The pod already carries exactly the injection the current rules give; an earlier, different one is replaced (note reinjected).",
 )
 INVALID_ALLOWED = Reason(
     "invalid_allowed",
@@ -104,6 +104,17 @@ SIDECAR_STOPS_EARLY = Reason(
     "warning",
     "A known sidecar (istio-proxy, linkerd-proxy, cloud-sql-proxy) that does not wait for the worker stops, by its own settings, before the worker's deadline.",
 )
+# Shadow mode (core.mode): what enforcing would have refused, said while the object is admitted.
+SHADOW_WOULD_DENY = Reason(
+    "shadow_would_deny",
+    "warning",
+    "Shadow mode admitted the object untouched; in enforce mode it would be refused for this problem.",
+)
+SHADOW_MODE = Reason(
+    "shadow_mode",
+    "note",
+    "A rule with mode: shadow matches: the webhook admits the pod untouched and only logs and counts what the preview shows.",
+)
 MORE_WARNINGS = Reason(
     "more_warnings", "warning", "More warnings than an admission response carries; workerguard preview lists them all."
 )
@@ -155,6 +166,11 @@ GRACE_PERIOD_DEFAULT_RAISED = Reason(
     "Kubernetes' default grace period (30s, which nobody set) was raised to shutdown-timeout plus prestop-sleep plus a margin.",
 )
 
+REINJECTED = Reason(
+    "reinjected",
+    "note",
+    "The object carried an earlier injection (applied preview output, an older workerguard): it was replaced by what the current rules say.",
+)
 NATIVE_SIDECAR_LEFT = Reason(
     "native_sidecar_left",
     "note",

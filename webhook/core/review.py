@@ -1,7 +1,8 @@
 """AdmissionReview in and out: read the request, judge it into a Verdict, build the response.
 
 Two error channels: a request we cannot read raises BadRequest (HTTP 400 at the edge); a readable
-request about a bad pod gets a Verdict with allowed=false and every reason.
+request about a bad pod gets a Verdict with allowed=false and every reason, unless it is in shadow
+mode (core.mode), where every verdict allows and none patches.
 """
 
 from __future__ import annotations
@@ -14,14 +15,25 @@ import orjson
 from webhook.core import reasons
 from webhook.core.errors import BadRequest
 from webhook.core.inputs import planning_input, PlanningInput
-from webhook.core.plan import Plan, plan, plan_input, PlanOptions
-from webhook.core.rules import RuleSet
-from webhook.core.types import Finding, JSONObject
+from webhook.core.mode import admission_mode, ShadowOutcome
+from webhook.core.plan import Plan, plan_input, PlanOptions
+from webhook.core.rules import Mode, RuleSet
+from webhook.core.types import Finding, JSONObject, WARNINGS_MAX
 from webhook.core.wire import AdmissionRequest, AdmissionResponse, AdmissionReview, Decision
 
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
 DENIED_STATUS_CODE = 400
+
+
+@dataclass(frozen=True, slots=True)
+class Shadow:
+    """What enforcing would have done with an admission that shadow mode allowed untouched. `reason` is
+    the plan's skip code (the refusal's, for would_deny), empty for would_inject."""
+
+    outcome: ShadowOutcome
+    patch_ops: int
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +43,7 @@ class Verdict:
 
     `patch` is already base64-encoded, so a verdict the server remembers costs nothing to send again.
     `reasons` are codes from webhook.core.reasons (the skip's first), for metrics and logs.
+    `shadow` is set when the admission was answered in shadow mode.
     """
 
     decision: Decision
@@ -42,6 +55,7 @@ class Verdict:
     profile: str | None = None
     rules: tuple[str, ...] = ()
     invalid: bool = False
+    shadow: Shadow | None = None
 
 
 def read_request(body: object) -> AdmissionRequest:
@@ -75,10 +89,18 @@ def object_name(request: AdmissionRequest) -> str:
     return name if isinstance(name, str) else ""
 
 
-def mutation_verdict(request: AdmissionRequest, rules: RuleSet, options: PlanOptions) -> Verdict:
-    """/mutate: a Pod's CREATE is planned and patched; anything else is allowed untouched."""
+def mutation_verdict(
+    request: AdmissionRequest, rules: RuleSet, options: PlanOptions, namespace_mode: Mode = "enforce"
+) -> Verdict:
+    """/mutate: a Pod's CREATE is planned and patched; anything else is allowed untouched.
+    `namespace_mode` is the namespace's, as the path the request came to says it."""
     question = mutation_question(request, rules)
-    return question if isinstance(question, Verdict) else verdict_of(plan_input(question, rules, options))
+    return question if isinstance(question, Verdict) else input_verdict(question, rules, options, namespace_mode)
+
+
+def input_verdict(given: PlanningInput, rules: RuleSet, options: PlanOptions, namespace_mode: Mode = "enforce") -> Verdict:
+    """The verdict on a Pod CREATE's planning input, in the mode its namespace and matching rules give."""
+    return verdict_of(plan_input(given, rules, options), mode=admission_mode(namespace_mode, given, rules))
 
 
 def mutation_question(request: AdmissionRequest, rules: RuleSet) -> PlanningInput | Verdict:
@@ -116,17 +138,22 @@ WORKLOAD_KINDS = frozenset(
 )
 
 
-def validation_verdict(request: AdmissionRequest, rules: RuleSet, options: PlanOptions) -> Verdict:
+def validation_verdict(
+    request: AdmissionRequest, rules: RuleSet, options: PlanOptions, namespace_mode: Mode = "enforce"
+) -> Verdict:
     """/validate: a workload's CREATE or UPDATE, judged by what its pods would get: the same warnings, and
-    a denial for what the pods would be denied for, so `kubectl apply` shows them. It never patches (a
-    validating webhook cannot), and never refuses a subresource (/scale, /status) or any other operation."""
+    a denial for what the pods would be denied for, so `kubectl apply` shows them; in shadow mode, where
+    the pods would be admitted, that denial is said as warnings instead. It never patches (a validating
+    webhook cannot), and never refuses a subresource (/scale, /status) or any other operation."""
     operation = request["operation"]
     kind = request.get("kind") or {}
     if operation not in ("CREATE", "UPDATE"):
         return skipped(Finding(reasons.OPERATION_IGNORED, "only workload CREATE and UPDATE are validated"))
     if request.get("subResource") or (kind.get("group", ""), kind.get("kind")) not in WORKLOAD_KINDS:
         return skipped(Finding(reasons.NOT_A_WORKLOAD, "only workload CREATE and UPDATE are validated"))
-    return verdict_of(plan(_object_of(request), rules, options, request.get("namespace") or None), with_patch=False)
+    given = planning_input(_object_of(request), rules, request.get("namespace") or None)
+    mode = admission_mode(namespace_mode, given, rules)
+    return verdict_of(plan_input(given, rules, options), with_patch=False, mode=mode)
 
 
 def _object_of(request: AdmissionRequest) -> JSONObject:
@@ -140,7 +167,9 @@ def skipped(finding: Finding) -> Verdict:
     return Verdict("allowed", True, reasons=(finding.code,))
 
 
-def verdict_of(planned: Plan, with_patch: bool = True) -> Verdict:
+def verdict_of(planned: Plan, with_patch: bool = True, mode: Mode = "enforce") -> Verdict:
+    if mode == "shadow":
+        return shadow_verdict(planned)
     patch = base64.b64encode(orjson.dumps(planned.patch)).decode() if planned.patch and with_patch else None
     warnings = tuple(warning.admission_text() for warning in planned.warnings)
     denial = None if planned.allowed else "workerguard: " + "; ".join(str(problem) for problem in planned.errors)
@@ -151,6 +180,36 @@ def verdict_of(planned: Plan, with_patch: bool = True) -> Verdict:
     return Verdict(
         decision, planned.allowed, patch, warnings, denial, codes, planned.profile, planned.rules, bool(planned.errors)
     )
+
+
+def shadow_verdict(planned: Plan) -> Verdict:
+    """Allowed and untouched whatever the plan says. The plan's warnings are sent as they would be; a
+    refusal becomes one shadow_would_deny warning per problem, first, so kubectl shows what enforcing
+    would refuse. What enforcing would do is kept for the log line and the metric."""
+    would_deny = not planned.allowed
+    refusals = [Finding(reasons.SHADOW_WOULD_DENY, str(problem)) for problem in planned.errors] if would_deny else []
+    warnings = _capped([*refusals, *planned.warnings])
+    skip = planned.skip.code if planned.skip is not None else ""
+    codes = (skip, *(warning.code for warning in warnings)) if skip else tuple(warning.code for warning in warnings)
+    outcome: ShadowOutcome = "would_deny" if would_deny else "would_inject" if planned.patch else "would_skip"
+    return Verdict(
+        "allowed",
+        True,
+        warnings=tuple(warning.admission_text() for warning in warnings),
+        reasons=codes,
+        profile=planned.profile,
+        rules=planned.rules,
+        invalid=bool(planned.errors),
+        shadow=Shadow(outcome, len(planned.patch), "" if outcome == "would_inject" else skip),
+    )
+
+
+def _capped(warnings: list[Finding]) -> list[Finding]:
+    """At most WARNINGS_MAX, the last of them saying how many more there are, as plans cap theirs."""
+    if len(warnings) <= WARNINGS_MAX:
+        return warnings
+    hidden = len(warnings) - WARNINGS_MAX + 1
+    return [*warnings[: WARNINGS_MAX - 1], Finding(reasons.MORE_WARNINGS, f"{hidden} more warnings; run workerguard preview")]
 
 
 def build_response(request: AdmissionRequest, verdict: Verdict) -> AdmissionReview:

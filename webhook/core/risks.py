@@ -83,9 +83,24 @@ def _declares(container: JSONObject, port: object) -> bool:
     return isinstance(port, str) and any(entry.get("name") == port for entry in listed)
 
 
-def dangerous_probe(container: JSONObject, field: str) -> Finding | None:
+def _served(container: JSONObject, port: object, spec: JSONObject | None) -> bool:
+    """Whether something in the pod listens on the port: the container itself (by number or name), or,
+    by number, another container or a native sidecar, since they share the pod's network."""
+    if _declares(container, port):
+        return True
+    if spec is None or not (isinstance(port, int) or (isinstance(port, str) and port.isdigit())):
+        return False
+    others = [
+        *(spec.get("containers") or []),
+        *(c for c in spec.get("initContainers") or [] if isinstance(c, dict) and c.get("restartPolicy") == "Always"),
+    ]
+    return any(isinstance(other, dict) and _declares(other, port) for other in others)
+
+
+def dangerous_probe(container: JSONObject, field: str, spec: JSONObject | None = None) -> Finding | None:
     """Why the container's probe in field ("livenessProbe", ...) hurts a worker: it boots the app, asks
-    the broker, or checks a server the worker does not have. None for a probe that does none of those."""
+    the broker, or checks a server nothing in the pod has (spec: the pod's, when known). None for a
+    probe that does none of those."""
     probe = container.get(field)
     if not isinstance(probe, dict):
         return None
@@ -105,7 +120,7 @@ def dangerous_probe(container: JSONObject, field: str) -> Finding | None:
         return None
     for handler in _NETWORK_HANDLERS:
         check = probe.get(handler)
-        if isinstance(check, dict) and not _declares(container, check.get("port")):
+        if isinstance(check, dict) and not _served(container, check.get("port"), spec):
             message = f"{field} of '{name}' is a {handler} on port {check.get('port')}, which '{name}' does not declare"
             return Finding(reasons.PROBE_WITHOUT_SERVER, message)
     return None
@@ -189,17 +204,17 @@ def worker_risks(pod: PodView, index: int, long_jobs_by_rule: bool) -> list[Find
     found: list[Finding] = _missing_probes(container, pod.kind)
     copied = liveness_copies_readiness(container)
     found += [copied] if copied is not None else []
-    found += _present(dangerous_probe(container, field) for field in PROBE_FIELDS)
+    found += _present(dangerous_probe(container, field, pod.spec) for field in PROBE_FIELDS)
     found += _present([_short_grace(pod, container)])
     found += _shell_wrapped(container)
     found += _present([_evictable(pod, container, long_jobs_by_rule)])
     return found
 
 
-def can_cause_restart_storm(container: object) -> bool:
+def can_cause_restart_storm(container: object, spec: JSONObject | None = None) -> bool:
     """Whether a probe whose failure restarts the container is one that hurts a worker: it boots the
-    app, asks the broker or checks a server the worker lacks, so every worker fails it at once."""
-    return isinstance(container, dict) and any(dangerous_probe(container, field) is not None for field in RESTARTING_FIELDS)
+    app, asks the broker or checks a server the pod lacks, so every worker fails it at once."""
+    return isinstance(container, dict) and any(dangerous_probe(container, field, spec) is not None for field in RESTARTING_FIELDS)
 
 
 def _present(findings: Iterable[Finding | None]) -> list[Finding]:

@@ -6,6 +6,7 @@ rules:
   - name: billing
     match: {namespaces: [billing-*], labels: {app: sidekiq}, annotations: {}, images: ["*/billing:*"]}
     set: {profile: long-sidekiq, prestop-sleep: 5s}
+    mode: shadow          # optional: enforce (the default) or shadow (core.mode)
 """
 
 from __future__ import annotations
@@ -14,15 +15,21 @@ import fnmatch
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args, Literal
 
 from webhook.core.annotations import INJECT_LABEL
 from webhook.core.errors import Problem, RulesError, SettingError
 from webhook.core.profiles import BUILTIN_PROFILES, Profile
 from webhook.core.settings import check_relations, Layer, parse_setting, resolve, SPECS
+from webhook.core.workload import PodView
 
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _MATCH_KEYS = ("namespaces", "labels", "annotations", "images")
+_RULE_KEYS = ("name", "match", "set", "mode")
+
+# Whether an admission changes anything: shadow plans as enforce does, then admits untouched (core.mode).
+Mode = Literal["enforce", "shadow"]
+MODES: tuple[Mode, ...] = get_args(Mode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +42,20 @@ class Target:
     images: Sequence[str]
 
 
+def pod_target(pod: PodView, namespace: str) -> Target:
+    """What a rule sees of the pod created in namespace: its string labels and annotations, and its
+    containers' images."""
+    containers = pod.spec.get("containers")
+    # Shadow mode matches pods planning refuses, malformed containers included.
+    listed = containers if isinstance(containers, list) else []
+    images = [c["image"] for c in listed if isinstance(c, dict) and isinstance(c.get("image"), str)]
+    return Target(namespace, _strings(pod.labels), _strings(pod.annotations), images)
+
+
+def _strings(mapping: Mapping[str, object]) -> dict[str, str]:
+    return {key: value for key, value in mapping.items() if isinstance(value, str)}
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     name: str
@@ -45,6 +66,7 @@ class Rule:
     images: tuple[re.Pattern[str], ...] = ()
     profile: str | None = None
     values: Mapping[str, Any] = field(default_factory=dict)
+    mode: Mode = "enforce"
 
     def matches(self, target: Target) -> bool:
         if self.namespaces and not any(glob.match(target.namespace) for glob in self.namespaces):
@@ -70,11 +92,14 @@ class RuleSet:
     # the rules match on: a pod's other labels and annotations cannot change which rules match.
     label_keys: frozenset[str] = field(init=False)
     annotation_keys: frozenset[str] = field(init=False)
+    # The rules that say mode: shadow; without any, deciding the mode costs no matching.
+    shadow_rules: tuple[Rule, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         labels = {INJECT_LABEL, *(key for rule in self.rules for key, _ in rule.labels)}
         object.__setattr__(self, "label_keys", frozenset(labels))
         object.__setattr__(self, "annotation_keys", frozenset(key for rule in self.rules for key, _ in rule.annotations))
+        object.__setattr__(self, "shadow_rules", tuple(rule for rule in self.rules if rule.mode == "shadow"))
 
     def matching(self, target: Target) -> list[Rule]:
         return [rule for rule in self.rules if rule.matches(target)]
@@ -156,7 +181,7 @@ def _parse_rule_list(raw: object, profiles: Mapping[str, Profile], broken: set[s
         if not isinstance(body, dict):
             problems.append(Problem(where, "must be a mapping with name, match and set"))
             continue
-        _unknown_keys(body, ("name", "match", "set"), where, problems)
+        _unknown_keys(body, _RULE_KEYS, where, problems)
         named = isinstance(name, str) and _NAME.fullmatch(name) is not None
         if not named:
             problems.append(Problem(f"{where}.name", "every rule needs a name that is a DNS label"))
@@ -168,6 +193,7 @@ def _parse_rule_list(raw: object, profiles: Mapping[str, Profile], broken: set[s
         profile = settings.pop("profile", None)
         if profile is not None and profile not in profiles and profile not in broken:
             problems.append(Problem(f"{where}.set.profile", f"unknown profile '{profile}'"))
+        mode = _parse_mode(body.get("mode", "enforce"), f"{where}.mode", problems)
         match = body.get("match") or {}
         if not isinstance(match, dict):
             problems.append(Problem(f"{where}.match", "must be a mapping"))
@@ -182,10 +208,19 @@ def _parse_rule_list(raw: object, profiles: Mapping[str, Profile], broken: set[s
             images=_glob_list(match.get("images"), f"{where}.match.images", problems),
             profile=profile,
             values=settings,
+            mode=mode,
         )
         if named:
             rules.append(rule)
     return rules
+
+
+def _parse_mode(raw: object, where: str, problems: list[Problem]) -> Mode:
+    for mode in MODES:
+        if raw == mode:
+            return mode
+    problems.append(Problem(where, f"{raw!r} is not a mode; expected {' or '.join(MODES)}"))
+    return "enforce"
 
 
 def _parse_settings(raw: object, where: str, problems: list[Problem], *, allow_profile: bool) -> dict[str, Any]:

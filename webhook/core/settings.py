@@ -76,6 +76,7 @@ def parse_bool(text: str) -> bool:
 
 HeartbeatFormat = Literal["unix", "mtime"]
 ProbeShell = Literal["image", "bundled"]
+ProbeTransport = Literal["exec", "http"]
 # Which other containers wait for the worker on shutdown: every one, none (off), or those named.
 SidecarWait = Literal["all"] | tuple[str, ...] | None
 
@@ -112,6 +113,14 @@ def format_sidecar_wait(value: SidecarWait) -> str:
     if value is None:
         return "off"
     return value if isinstance(value, str) else ",".join(value)
+
+
+def parse_probe_transport(text: str) -> ProbeTransport:
+    if text == "exec":
+        return "exec"
+    if text == "http":
+        return "http"
+    raise SettingError(f"'{text}' is not a probe transport: use exec (a command in the container) or http (workerguard-probe)")
 
 
 def parse_container_name(text: str) -> str:
@@ -174,6 +183,7 @@ class Settings:
     override_probes: bool = False
     probe_shell: ProbeShell = "image"
     sidecar_wait: SidecarWait = "all"
+    probe_transport: ProbeTransport = "exec"
 
 
 DEFAULTS = Settings()
@@ -207,6 +217,7 @@ SPECS: dict[str, SettingSpec] = {
     "override-probes": SettingSpec(parse_bool, format_bool),
     "probe-shell": SettingSpec(parse_probe_shell, str),
     "sidecar-wait": SettingSpec(parse_sidecar_wait, format_sidecar_wait),
+    "probe-transport": SettingSpec(parse_probe_transport, str),
 }
 
 DEFAULT_SOURCE = "default"

@@ -205,14 +205,14 @@ def _mount_clash(container: JSONObject, directory: str, where: str, choice: Side
 
 
 # Known sidecars whose own settings decide when they stop. A known sidecar that workerguard's wait does
-# not cover (left out by sidecar-wait, keeping an HTTP preStop, or added by its mesh's injector after
-# workerguard) gets a warning when that setting ends it before the worker's deadline.
+# not cover (left out by sidecar-wait, or keeping an HTTP preStop) gets a warning when that setting ends
+# it before the worker's deadline. A mesh proxy added by its injector is in the pod by the time
+# workerguard sees it: the meshes' webhooks sort before workerguard's, and one that runs after it gets
+# workerguard called again (reinvocationPolicy: IfNeeded), which re-injects with the proxy in place.
 ISTIO_PROXY = "istio-proxy"
 LINKERD_PROXY = "linkerd-proxy"
-ISTIO_INJECT = "sidecar.istio.io/inject"
 ISTIO_CONFIG = "proxy.istio.io/config"
 ISTIO_DEFAULT_DRAIN_SECONDS = 5
-LINKERD_INJECT = "linkerd.io/inject"
 LINKERD_WAIT = "config.alpha.linkerd.io/proxy-wait-before-exit-seconds"
 _ISTIO_DRAIN = re.compile(r"terminationDrainDuration\"?\s*:\s*\"?(\w+)")
 _SQL_PROXY_IMAGE = re.compile(r"cloud[-_]?sql[-_]proxy")
@@ -224,19 +224,18 @@ def known_sidecar_findings(
     target: int,
     covered: set[int],
     annotations: Mapping[str, object],
-    labels: Mapping[str, object],
     deadline: int,
 ) -> tuple[list[Finding], list[Finding]]:
     """(warnings, notes) about known sidecars; deadline: seconds from deletion until the worker is done."""
     warnings: list[Finding] = []
     notes: list[Finding] = []
     names = {c["name"]: i for i, c in enumerate(spec["containers"]) if i != target}
-    if _mesh_proxy_uncovered(ISTIO_PROXY, ISTIO_INJECT, "true", names, covered, annotations, labels):
+    if _uncovered(ISTIO_PROXY, names, covered):
         drain = _istio_drain(annotations)
         if drain < deadline:
             message = f"{ISTIO_PROXY} drains {drain}s after SIGTERM; jobs may need {deadline}s (terminationDrainDuration)"
             warnings.append(Finding(reasons.SIDECAR_STOPS_EARLY, message))
-    if _mesh_proxy_uncovered(LINKERD_PROXY, LINKERD_INJECT, "enabled", names, covered, annotations, labels):
+    if _uncovered(LINKERD_PROXY, names, covered):
         wait = _int_or_zero(annotations.get(LINKERD_WAIT))
         if wait < deadline:
             message = f"{LINKERD_PROXY} exits {wait}s after SIGTERM; jobs may need {deadline}s (proxy-wait-before-exit)"
@@ -255,19 +254,8 @@ def known_sidecar_findings(
     return warnings, notes
 
 
-def _mesh_proxy_uncovered(
-    name: str,
-    inject_key: str,
-    inject_value: str,
-    names: Mapping[str, int],
-    covered: set[int],
-    annotations: Mapping[str, object],
-    labels: Mapping[str, object],
-) -> bool:
-    """The proxy is in the pod without the wait, or its injector will add it after workerguard has run."""
-    if name in names:
-        return names[name] not in covered
-    return annotations.get(inject_key) == inject_value or labels.get(inject_key) == inject_value
+def _uncovered(name: str, names: Mapping[str, int], covered: set[int]) -> bool:
+    return name in names and names[name] not in covered
 
 
 def _istio_drain(annotations: Mapping[str, object]) -> int:

@@ -64,7 +64,9 @@ def build_app(runtime: Runtime) -> ASGIApp:
     pipeline = Pipeline(runtime, rest)
     handlers = Handlers(runtime)
     pipeline.route("POST", "/mutate", handlers.mutate)
+    pipeline.route("POST", "/mutate-shadow", handlers.mutate_shadow)
     pipeline.route("POST", "/validate", handlers.validate)
+    pipeline.route("POST", "/validate-shadow", handlers.validate_shadow)
     if runtime.config.preview == "on":
         pipeline.route("GET", "/", handlers.page)
         pipeline.route("POST", "/preview", handlers.preview)

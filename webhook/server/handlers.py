@@ -57,9 +57,18 @@ class Handlers:
         """POST /mutate: a Pod CREATE, answered from the verdict memo."""
         return await self._admission("mutate", scope, receive, self.runtime.memo.mutation_verdict)
 
+    async def mutate_shadow(self, scope: Scope, receive: Receive) -> Reply:
+        """POST /mutate-shadow: /mutate for namespaces labelled workerguard.io/mode: shadow, where
+        nothing is patched or refused."""
+        return await self._admission("mutate", scope, receive, self._shadow_mutation_verdict)
+
     async def validate(self, scope: Scope, receive: Receive) -> Reply:
         """POST /validate: a workload's CREATE or UPDATE, judged by what its pods would get."""
         return await self._admission("validate", scope, receive, self._validation_verdict)
+
+    async def validate_shadow(self, scope: Scope, receive: Receive) -> Reply:
+        """POST /validate-shadow: /validate for shadow namespaces, where a refusal is said as warnings."""
+        return await self._admission("validate", scope, receive, self._shadow_validation_verdict)
 
     async def preview(self, scope: Scope, receive: Receive) -> Reply:
         """POST /preview: YAML or JSON in, every plan out, computed in a preview worker process."""
@@ -101,8 +110,14 @@ class Handlers:
         )
         return reply
 
+    def _shadow_mutation_verdict(self, request: AdmissionRequest, rules: RuleSet) -> Verdict:
+        return self.runtime.memo.mutation_verdict(request, rules, "shadow")
+
     def _validation_verdict(self, request: AdmissionRequest, rules: RuleSet) -> Verdict:
         return validation_verdict(request, rules, self.runtime.options)
+
+    def _shadow_validation_verdict(self, request: AdmissionRequest, rules: RuleSet) -> Verdict:
+        return validation_verdict(request, rules, self.runtime.options, "shadow")
 
     async def _read_request(self, scope: Scope, receive: Receive) -> AdmissionRequest:
         runtime = self.runtime

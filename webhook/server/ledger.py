@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from webhook.core.reasons import SKIP_CODES
-from webhook.core.review import Verdict
+from webhook.core.review import Shadow, Verdict
 from webhook.core.wire import OPERATIONS
 from webhook.server.logs import AdmissionLog
 from webhook.server.metrics import Metrics, one_of
@@ -55,6 +55,9 @@ class Ledger:
     def _count(self, admission: Admission) -> None:
         metrics, verdict = self.metrics, admission.verdict
         metrics.admission[(admission.webhook, one_of(admission.operation, OPERATIONS), verdict.decision)].inc()
+        if verdict.shadow is not None:  # counted apart: the injection, skip and refusal counters stay enforce's
+            self._count_shadow(admission.webhook, verdict.shadow)
+            return
         if verdict.decision == "patched":
             metrics.injections.labels(verdict.profile or "").inc()
             for rule in verdict.rules:
@@ -64,17 +67,23 @@ class Ledger:
         if verdict.invalid:
             metrics.invalid_setting["denied" if verdict.decision == "denied" else "allowed"].inc()
 
+    def _count_shadow(self, webhook: str, shadow: Shadow) -> None:
+        key = (webhook, shadow.outcome, one_of(shadow.reason, SKIP_CODES) if shadow.reason else "")
+        counter = self.metrics.shadow.get(key)
+        (counter or self.metrics.shadow_admissions.labels(*key)).inc()
+
     def _log(self, admission: Admission) -> None:
-        self.log.write(
-            {
-                "webhook": admission.webhook,
-                "uid": admission.uid,
-                "namespace": admission.namespace,
-                "pod": admission.name,
-                "operation": admission.operation,
-                "decision": admission.verdict.decision,
-                "reasons": list(admission.verdict.reasons),
-                "duration_ms": round(admission.seconds * 1000, 3),
-            },
-            at=admission.at,
-        )
+        fields = {
+            "webhook": admission.webhook,
+            "uid": admission.uid,
+            "namespace": admission.namespace,
+            "pod": admission.name,
+            "operation": admission.operation,
+            "decision": admission.verdict.decision,
+            "reasons": list(admission.verdict.reasons),
+            "duration_ms": round(admission.seconds * 1000, 3),
+        }
+        shadow = admission.verdict.shadow
+        if shadow is not None:
+            fields.update(shadow=True, would_patch=shadow.patch_ops, would_deny=shadow.outcome == "would_deny")
+        self.log.write(fields, at=admission.at)

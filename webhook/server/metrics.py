@@ -6,13 +6,22 @@ from collections.abc import Container
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, Histogram
 
-from webhook.core.reasons import REFUSAL_CODES, SKIP_CODES
+from webhook.core.mode import ShadowOutcome
+from webhook.core.reasons import INVALID, REFUSAL_CODES, SKIP_CODES
 from webhook.core.wire import DECISIONS, OPERATIONS
 
 # Label values that come from a request are kept to fixed sets; anything else is counted as OTHER, so
 # crafted requests cannot grow the number of series.
 OTHER = "other"
 WEBHOOKS = ("mutate", "validate")
+
+# The (outcome, reason) pairs a shadow admission is counted under: an injection has no skip reason, a
+# refusal is always `invalid`, a skip has its code.
+SHADOW_SERIES: tuple[tuple[ShadowOutcome, str], ...] = (
+    ("would_inject", ""),
+    ("would_deny", INVALID.code),
+    *(("would_skip", code) for code in sorted({*SKIP_CODES, OTHER})),
+)
 
 # The apiserver's own admission latency buckets include 5ms, 25ms and 100ms.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -45,6 +54,13 @@ class Metrics:
             "workerguard_rules_reloads", "Rules file reload attempts by outcome", ["outcome"], registry=r
         )
         self.draining = Gauge("workerguard_draining", "1 while the process drains after SIGTERM", registry=r)
+        # Never by namespace: namespaces are not a fixed set.
+        self.shadow_admissions = Counter(
+            "workerguard_shadow_admissions",
+            "Admissions answered in shadow mode, by what enforcing would have done and the skip reason",
+            ["webhook", "outcome", "reason"],
+            registry=r,
+        )
 
         # The children of fixed label sets, looked up once here: labels() locks and checks on every call.
         # Profiles and rule names come from the rules file, so those go through labels().
@@ -57,6 +73,11 @@ class Metrics:
         self.skip = {code: self.skips.labels(code) for code in (*SKIP_CODES, OTHER)}
         self.invalid_setting = {action: self.invalid.labels(action) for action in ("denied", "allowed")}
         self.refusal = {code: self.rejected.labels(code) for code in REFUSAL_CODES}
+        self.shadow = {
+            (webhook, outcome, reason): self.shadow_admissions.labels(webhook, outcome, reason)
+            for webhook in WEBHOOKS
+            for outcome, reason in SHADOW_SERIES
+        }
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
