@@ -71,6 +71,7 @@ def test_the_server_is_a_restricted_native_sidecar_with_a_read_only_mount_and_it
         "periodSeconds": 10,
         "timeoutSeconds": 1,
         "failureThreshold": 2,
+        "terminationGracePeriodSeconds": 2,
     }
     context = server["securityContext"]
     assert context["runAsNonRoot"] and context["readOnlyRootFilesystem"] and context["capabilities"] == {"drop": ["ALL"]}

@@ -7,6 +7,7 @@ Problem (fatal) or a warning Finding (kept the user's choice), never a silent ov
 
 from __future__ import annotations
 
+import copy
 import posixpath
 import re
 from collections import defaultdict
@@ -267,15 +268,8 @@ def _add_probe_shell_init(
         "command": [helper.path, "cp", helper.path, probes.marker(heartbeat_path, BUNDLED_SHELL_NAME)],
         "volumeMounts": [{"name": volume, "mountPath": directory}],
         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "16Mi"}},
-        # Runs as any restricted pod may: the emptyDir is writable by every user, the copy stays executable.
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": 65532,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        # The copy stays executable for every user.
+        "securityContext": copy.deepcopy(transport.RESTRICTED_SECURITY_CONTEXT),
     }
     current = pod.spec.get("initContainers")
     path = f"{pod.pointer}/spec/initContainers"

@@ -8,6 +8,8 @@ beat must not predate the container), and it runs only until the worker has boot
 
 from __future__ import annotations
 
+import copy
+
 from webhook.core import probes
 from webhook.core.errors import Problem
 from webhook.core.settings import Settings
@@ -24,7 +26,12 @@ HEALTH_PATH = "/healthz"
 # apart, at least the probe period): docs/probes.md has the arithmetic.
 SERVER_PROBE_PERIOD = 10
 SERVER_FAILURE_THRESHOLD = 2
-_RESTRICTED = {
+# A hung server ignores SIGTERM: without a grace of its own, kubelet would wait the pod's (605s for
+# Celery's profile) before SIGKILL, and the worker's liveness would run out first.
+SERVER_KILL_GRACE = 2
+# How every container workerguard adds runs, as any restricted pod may: the emptyDir is writable by
+# every user, and nothing else needs writing.
+RESTRICTED_SECURITY_CONTEXT = {
     "allowPrivilegeEscalation": False,
     "readOnlyRootFilesystem": True,
     "runAsNonRoot": True,
@@ -61,9 +68,10 @@ def server_container(settings: Settings, volume: str, image: str, binary: str) -
             "periodSeconds": SERVER_PROBE_PERIOD,
             "timeoutSeconds": 1,
             "failureThreshold": SERVER_FAILURE_THRESHOLD,
+            "terminationGracePeriodSeconds": SERVER_KILL_GRACE,
         },
         "resources": {"requests": {"cpu": "5m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "32Mi"}},
-        "securityContext": dict(_RESTRICTED),
+        "securityContext": copy.deepcopy(RESTRICTED_SECURITY_CONTEXT),
     }
 
 
