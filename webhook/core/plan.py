@@ -31,7 +31,7 @@ from webhook.core.profiles import DEFAULT_PROFILE
 from webhook.core.risks import dangerous_probe, PROBE_FIELDS
 from webhook.core.rules import BUILTIN_RULES, pod_target, Rule, RuleSet
 from webhook.core.settings import check_relations, resolve, Resolved, SPECS
-from webhook.core.types import Explanation, Finding, JSONObject, PatchOp, WARNINGS_MAX
+from webhook.core.types import capped, Explanation, Finding, JSONObject, PatchOp
 from webhook.core.workload import container_shape_problems, locate_pod, PodView, shape_problems
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public"})
@@ -184,7 +184,7 @@ def _plan_injection(
         obj,
         allowed=True,
         patch=step.builder.ops,
-        warnings=_capped([*chosen_settings.warnings, *said, *step.warnings, *_dangerous_kept(pod, index, resolved)]),
+        warnings=capped([*chosen_settings.warnings, *said, *step.warnings, *_dangerous_kept(pod, index, resolved)]),
         notes=step.notes,
         profile=chosen_settings.profile,
         rules=chosen_settings.rule_names,
@@ -331,7 +331,7 @@ def _deny_or_allow(obj: JSONObject, problems: list[Problem], warnings: list[Find
             obj,
             allowed=True,
             patch=[],
-            warnings=_capped([*as_warnings, *warnings]),
+            warnings=capped([*as_warnings, *warnings]),
             errors=problems,
             skip=Finding(reasons.INVALID_ALLOWED, "invalid settings; admitted untouched (on-invalid=allow)"),
         )
@@ -339,14 +339,7 @@ def _deny_or_allow(obj: JSONObject, problems: list[Problem], warnings: list[Find
         obj,
         allowed=False,
         patch=[],
-        warnings=_capped(warnings),
+        warnings=capped(warnings),
         errors=problems,
         skip=Finding(reasons.INVALID, "invalid settings; denied (on-invalid=deny)"),
     )
-
-
-def _capped(warnings: list[Finding]) -> list[Finding]:
-    if len(warnings) <= WARNINGS_MAX:
-        return warnings
-    hidden = len(warnings) - WARNINGS_MAX + 1
-    return [*warnings[: WARNINGS_MAX - 1], Finding(reasons.MORE_WARNINGS, f"{hidden} more warnings; run workerguard preview")]

@@ -18,7 +18,7 @@ from webhook.core.inputs import planning_input, PlanningInput
 from webhook.core.mode import admission_mode, ShadowOutcome
 from webhook.core.plan import Plan, plan_input, PlanOptions
 from webhook.core.rules import Mode, RuleSet
-from webhook.core.types import Finding, JSONObject, WARNINGS_MAX
+from webhook.core.types import capped, Finding, JSONObject
 from webhook.core.wire import AdmissionRequest, AdmissionResponse, AdmissionReview, Decision
 
 API_VERSION = "admission.k8s.io/v1"
@@ -188,7 +188,7 @@ def shadow_verdict(planned: Plan) -> Verdict:
     would refuse. What enforcing would do is kept for the log line and the metric."""
     would_deny = not planned.allowed
     refusals = [Finding(reasons.SHADOW_WOULD_DENY, str(problem)) for problem in planned.errors] if would_deny else []
-    warnings = _capped([*refusals, *planned.warnings])
+    warnings = capped([*refusals, *planned.warnings])
     skip = planned.skip.code if planned.skip is not None else ""
     codes = (skip, *(warning.code for warning in warnings)) if skip else tuple(warning.code for warning in warnings)
     outcome: ShadowOutcome = "would_deny" if would_deny else "would_inject" if planned.patch else "would_skip"
@@ -202,14 +202,6 @@ def shadow_verdict(planned: Plan) -> Verdict:
         invalid=bool(planned.errors),
         shadow=Shadow(outcome, len(planned.patch), "" if outcome == "would_inject" else skip),
     )
-
-
-def _capped(warnings: list[Finding]) -> list[Finding]:
-    """At most WARNINGS_MAX, the last of them saying how many more there are, as plans cap theirs."""
-    if len(warnings) <= WARNINGS_MAX:
-        return warnings
-    hidden = len(warnings) - WARNINGS_MAX + 1
-    return [*warnings[: WARNINGS_MAX - 1], Finding(reasons.MORE_WARNINGS, f"{hidden} more warnings; run workerguard preview")]
 
 
 def build_response(request: AdmissionRequest, verdict: Verdict) -> AdmissionReview:

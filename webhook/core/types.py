@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from webhook.core.reasons import Reason
+from webhook.core.reasons import MORE_WARNINGS, Reason
 
 JSON = Any
 JSONObject = dict[str, Any]
@@ -49,3 +49,13 @@ class Explanation:
 
     def as_dict(self) -> dict[str, Any]:
         return {"setting": self.setting, "value": self.value, "source": self.source, "paths": list(self.paths)}
+
+
+def capped(warnings: list[Finding]) -> list[Finding]:
+    """At most WARNINGS_MAX, the last of them saying how many more there are: what an admission
+    response carries."""
+    if len(warnings) <= WARNINGS_MAX:
+        return warnings
+    hidden = len(warnings) - WARNINGS_MAX + 1
+    more = Finding(MORE_WARNINGS, f"{hidden} more warnings; run workerguard preview")
+    return [*warnings[: WARNINGS_MAX - 1], more]
