@@ -653,3 +653,16 @@ def test_the_help_and_the_page_state_the_object_limit() -> None:
     for command in ("audit", "preview"):
         done = subprocess.run([sys.executable, "-m", "webhook", command, "--help"], capture_output=True, text=True, timeout=60)
         assert re.search(rf"at most {DEFAULT_MAX_DOCUMENTS} objects from one file or stdin", done.stdout), command
+
+
+def test_max_objects_lets_a_whole_clusters_dump_through_and_the_default_says_how() -> None:
+    pod = make_pod(command=["bundle", "exec", "sidekiq"])
+    dump = json.dumps({"apiVersion": "v1", "kind": "List", "items": [workload_of("Deployment", pod)] * 201})
+    refused = run_audit(dump)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert "the input holds 201 objects; at most 200 are read from one input" in refused.stderr
+    read = run_audit(dump, "--max-objects", "201")
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.splitlines()[-1].startswith("201 workloads: 201 workers")
+    bad = run_audit(dump, "--max-objects", "0")
+    assert bad.returncode == 2 and "'0' is not a whole number of objects, at least 1" in bad.stderr

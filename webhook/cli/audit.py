@@ -7,7 +7,7 @@ from typing import get_args, Literal, TextIO
 
 from webhook.adapters.audit import AuditOutput, render_audit
 from webhook.cli.common import exit_codes, EXIT_JUDGED, EXIT_OK, EXIT_UNUSABLE
-from webhook.cli.inputs import FILENAME_HELP, LIMIT_HELP, NAMESPACE_HELP, rules_and_manifests
+from webhook.cli.inputs import add_max_objects_argument, FILENAME_HELP, LIMIT_HELP, NAMESPACE_HELP, rules_and_manifests
 from webhook.core.audit import Audit, audit
 
 FailOn = Literal["risk", "unprotected", "never"]
@@ -53,6 +53,7 @@ def add_audit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", choices=get_args(AuditOutput), default="table")
     parser.add_argument("--rules", help="the rules file opting in is planned with (default: built-in profiles only)")
     parser.add_argument("-n", "--namespace", help=NAMESPACE_HELP)
+    add_max_objects_argument(parser)
     parser.add_argument("--fail-on", choices=get_args(FailOn), default="never", help="what makes the exit code 1")
     parser.set_defaults(run=run_audit)
 

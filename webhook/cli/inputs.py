@@ -25,7 +25,7 @@ MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 FILENAME_HELP = "a file, a directory (its .yaml, .yml and .json files) or - for stdin; repeatable, like kubectl"
 NAMESPACE_HELP = "the namespace of objects that name none (default: metadata.namespace); one that names another is refused"
 LIMIT_HELP = f"""inputs: at most {DEFAULT_MAX_DOCUMENTS} objects from one file or stdin (a List's items count one by one);
-  split a bigger dump into a directory, one file per namespace say. A file in a directory that cannot
+  --max-objects raises that for a bigger dump. A file in a directory that cannot
   be read is named on stderr and left out; the others are read, and the command exits 2."""
 
 
@@ -45,10 +45,12 @@ class Inputs:
         return EXIT_UNUSABLE
 
 
-def read_manifests(names: Sequence[str], recursive: bool, stdin: TextIO, namespace: str | None) -> Inputs | None:
+def read_manifests(
+    names: Sequence[str], recursive: bool, stdin: TextIO, namespace: str | None, max_objects: int = DEFAULT_MAX_DOCUMENTS
+) -> Inputs | None:
     """What -f names, for preview and audit; None once stderr says why nothing can be judged: -n
     contradicts an object's own namespace, or no file could be read."""
-    inputs = read_objects(names, recursive, stdin)
+    inputs = read_objects(names, recursive, stdin, max_objects)
     conflicts = namespace_conflicts(inputs.objects, namespace)
     if conflicts:
         report(*conflicts)
@@ -56,33 +58,33 @@ def read_manifests(names: Sequence[str], recursive: bool, stdin: TextIO, namespa
     return inputs if inputs.objects or not inputs.left_out else None
 
 
-def read_objects(names: Sequence[str], recursive: bool, stdin: TextIO) -> Inputs:
+def read_objects(names: Sequence[str], recursive: bool, stdin: TextIO, max_objects: int = DEFAULT_MAX_DOCUMENTS) -> Inputs:
     """The objects of every input, in order; each file of a directory that cannot be read or parsed is
     named on stderr as it is met, and left out."""
     inputs = Inputs()
     for name in names:
         if name == "-":
-            inputs.objects += _objects_of("<stdin>", stdin.read())
+            inputs.objects += _objects_of("<stdin>", stdin.read(), max_objects)
             continue
         path = Path(name)
         if not path.is_dir():
-            inputs.objects += _objects_of(str(path), read_text_file(path))
+            inputs.objects += _objects_of(str(path), read_text_file(path), max_objects)
             continue
         files = _manifest_files(path, recursive)
         if not files:
             raise DocumentError("no .yaml, .yml or .json files in this directory", name)
         for file in files:
             try:
-                inputs.objects += _objects_of(str(file), read_text_file(file))
+                inputs.objects += _objects_of(str(file), read_text_file(file), max_objects)
             except DocumentError as error:
                 inputs.left_out.append(str(error))
                 report(str(error))
     return inputs
 
 
-def _objects_of(source: str, text: str) -> list[tuple[str, JSONObject]]:
+def _objects_of(source: str, text: str, max_objects: int) -> list[tuple[str, JSONObject]]:
     try:
-        return [(source, obj) for obj in load_objects(text)]
+        return [(source, obj) for obj in load_objects(text, max_objects)]
     except DocumentError as error:
         raise DocumentError(error.message, source) from None
 
@@ -129,5 +131,21 @@ def rules_and_manifests(args: argparse.Namespace, stdin: TextIO) -> tuple[RuleSe
     rules = BUILTIN_RULES if args.rules is None else load_rules(args.rules)
     if rules is None:
         return None
-    inputs = read_manifests(args.filename, args.recursive, stdin, args.namespace)
+    inputs = read_manifests(args.filename, args.recursive, stdin, args.namespace, args.max_objects)
     return None if inputs is None else (rules, inputs)
+
+
+def add_max_objects_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-objects",
+        type=_positive,
+        default=DEFAULT_MAX_DOCUMENTS,
+        metavar="N",
+        help=f"read at most N objects from one file or stdin (default {DEFAULT_MAX_DOCUMENTS})",
+    )
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of objects, at least 1")
+    return int(text)

@@ -12,7 +12,14 @@ from webhook import __version__
 from webhook.adapters.preview import describe, preview_plan, PreviewOutput, render, render_diff
 from webhook.cli.audit import add_audit_arguments, AUDIT_EPILOG
 from webhook.cli.common import add_command, exit_codes, EXIT_JUDGED, EXIT_OK, EXIT_UNUSABLE, report
-from webhook.cli.inputs import FILENAME_HELP, LIMIT_HELP, load_rules, NAMESPACE_HELP, rules_and_manifests
+from webhook.cli.inputs import (
+    add_max_objects_argument,
+    FILENAME_HELP,
+    LIMIT_HELP,
+    load_rules,
+    NAMESPACE_HELP,
+    rules_and_manifests,
+)
 from webhook.core.errors import InputError
 from webhook.core.plan import OnInvalid, Plan, PlanOptions
 from webhook.core.rules import BUILTIN_RULES
@@ -113,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--rules", help="a rules file (default: built-in profiles only)")
     preview.add_argument("-o", "--output", choices=get_args(PreviewOutput), default="yaml")
     preview.add_argument("-n", "--namespace", help=NAMESPACE_HELP)
+    add_max_objects_argument(preview)
     preview.add_argument("--own-namespace", default="workerguard", help="the webhook's own namespace, never mutated")
     preview.add_argument("--on-invalid", choices=get_args(OnInvalid), default="deny")
     preview.set_defaults(run=run_preview)
