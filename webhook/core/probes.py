@@ -7,6 +7,7 @@ double quotes are enough to keep them one inert word.
 from __future__ import annotations
 
 import math
+import re
 
 from webhook.core import reasons
 from webhook.core.settings import BUNDLED_SHELL_NAME, DRAINING_MARKER_NAME, NOT_READY_MARKER_NAME, Settings
@@ -18,7 +19,9 @@ PROBE_TIMEOUT_MAX_SECONDS = 5
 # On failure a script prints one line, which kubelet copies into the pod's Unhealthy event; success is
 # silent. printf, never echo (whose backslash handling differs between dash and bash), and what the file
 # holds only ever as an argument, cut to 20 characters.
-_FAIL = 'printf "workerguard: {text}\\n"{args}; exit 1'
+# Every script workerguard injects says its failures this way, which also tells its scripts from a user's.
+_FAIL_PREFIX = 'printf "workerguard: '
+_FAIL = _FAIL_PREFIX + '{text}\\n"{args}; exit 1'
 _NO_BEAT = _FAIL.format(text="no heartbeat yet at %s", args=' "{file}"')
 # A unix-seconds heartbeat must be 1-10 digits with no leading zero: bash reads 0-prefixed numbers as
 # octal, and 11+ digits is garbage (or year 2286).
@@ -120,6 +123,19 @@ def prestop_script(heartbeat_path: str, sleep_seconds: int) -> str:
     return f': > "{draining_marker(heartbeat_path)}"; sleep {sleep_seconds}'
 
 
+_PRESTOP_SCRIPT = re.compile(rf'^: > "[^"]*/{DRAINING_MARKER_NAME}"; sleep \d+$')
+
+
+def is_probe_script(script: str) -> bool:
+    """Whether a probe's script is one of workerguard's (core.reinject takes those back out)."""
+    return _FAIL_PREFIX in script
+
+
+def is_prestop_script(script: str) -> bool:
+    """Whether a preStop's script is the one prestop_script() writes."""
+    return _PRESTOP_SCRIPT.match(script) is not None
+
+
 def _exec(shell: tuple[str, ...], script: str) -> JSONObject:
     return {"exec": {"command": [*shell, script]}}
 
@@ -177,6 +193,20 @@ def shell_of(settings: Settings) -> tuple[str, ...]:
     return _IMAGE_SHELL
 
 
+def readiness_schedule(settings: Settings) -> JSONObject:
+    """When readiness runs and when it counts, whatever asks (an exec script or workerguard-probe)."""
+    return _schedule(settings.probe_period, 1)
+
+
+def liveness_schedule(settings: Settings, max_age: int) -> JSONObject:
+    # Several failures in a row: one run that timed out on a busy node must not restart the worker.
+    return _schedule(liveness_period(settings.probe_period, max_age), LIVENESS_FAILURE_THRESHOLD)
+
+
+def _schedule(period: int, threshold: int) -> JSONObject:
+    return {"periodSeconds": period, "timeoutSeconds": _timeout(period), "failureThreshold": threshold}
+
+
 def readiness_probe(settings: Settings) -> JSONObject:
     return _readiness_probe(
         shell_of(settings),
@@ -222,27 +252,21 @@ def prestop_hook(settings: Settings) -> JSONObject:
 
 def _readiness_probe(shell: tuple[str, ...], path: str, heartbeat_format: str, max_age: int, period: int) -> JSONObject:
     script = readiness_script(path, heartbeat_format, max_age)
-    return {**_exec(shell, script), "periodSeconds": period, "timeoutSeconds": _timeout(period), "failureThreshold": 1}
+    return {**_exec(shell, script), **_schedule(period, 1)}
 
 
 def _liveness_probe(
     shell: tuple[str, ...], path: str, heartbeat_format: str, limit: int, period: int, max_age: int
 ) -> JSONObject:
     script = freshness_script(path, heartbeat_format, limit, f"liveness restarts it at {max_age}s")
-    # Several failures in a row: one exec that timed out on a busy node must not restart the worker.
-    return {
-        **_exec(shell, script),
-        "periodSeconds": period,
-        "timeoutSeconds": _timeout(period),
-        "failureThreshold": LIVENESS_FAILURE_THRESHOLD,
-    }
+    return {**_exec(shell, script), **_schedule(period, LIVENESS_FAILURE_THRESHOLD)}
 
 
 def _startup_probe(
     shell: tuple[str, ...], path: str, heartbeat_format: str, max_age: int, period: int, attempts: int
 ) -> JSONObject:
     script = startup_script(path, heartbeat_format, max_age)
-    return {**_exec(shell, script), "periodSeconds": period, "timeoutSeconds": _timeout(period), "failureThreshold": attempts}
+    return {**_exec(shell, script), **_schedule(period, attempts)}
 
 
 def _prestop_hook(shell: tuple[str, ...], path: str, sleep_seconds: int) -> JSONObject:

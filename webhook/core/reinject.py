@@ -11,12 +11,12 @@ stripped object afresh; with the same rules the result is the object as it is, a
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from webhook.core import probes, sidecars
 from webhook.core.annotations import SAFE_TO_EVICT, SAFE_TO_EVICT_LOCAL_VOLUMES, STATUS
 from webhook.core.inject import (
     BEAT_INTERVAL_ENV,
@@ -39,12 +39,6 @@ ENV_ORDER = (HEARTBEAT_ENV, STUCK_AFTER_ENV, BEAT_INTERVAL_ENV)
 _OUR_ENV = frozenset(ENV_ORDER)
 _OUR_INITS = frozenset({PROBE_SHELL_INIT_NAME, PROBE_SERVER_NAME})
 _PROBE_FIELDS = ("startupProbe", "readinessProbe", "livenessProbe")
-# Every script workerguard writes prints its failures through printf "workerguard: ...".
-_OUR_SCRIPT = 'printf "workerguard: '
-_DRAINING_PRESTOP = re.compile(r'^: > "[^"]*/draining"; sleep \d+$')
-_WAIT_START = "d=$(($(date +%s) + "
-_COMPOSED_EXEC = '; exec "$@"'
-_COMPOSED_SLEEP = re.compile(r"; sleep (\d+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +211,7 @@ def _our_probe(probe: object) -> bool:
         return False
     command = probe.get("exec", {}).get("command") if isinstance(probe.get("exec"), dict) else None
     if isinstance(command, list) and command and isinstance(command[-1], str):
-        return _OUR_SCRIPT in command[-1]
+        return probes.is_probe_script(command[-1])
     get = probe.get("httpGet")
     return isinstance(get, dict) and get.get("port") == PROBE_PORT and get.get("path") in (READY_PATH, LIVE_PATH)
 
@@ -230,20 +224,11 @@ def _own_prestop(handler: object) -> Any:
     )
     if not isinstance(command, list) or len(command) < 3 or not all(isinstance(word, str) for word in command):
         return handler
-    script_at = 2 if command[:2] == ["sh", "-c"] else 3 if command[1:3] == ["sh", "-c"] else None
-    if script_at is None or script_at >= len(command):
-        return handler
-    script = command[script_at]
-    if _DRAINING_PRESTOP.match(script):
+    if sidecars.is_wait(command):
+        return sidecars.own_prestop_of(command)
+    if command[-2] == "-c" and probes.is_prestop_script(command[-1]):
         return None
-    if not (script.startswith(_WAIT_START) and command[0].endswith("/busybox")):
-        return handler
-    if script.endswith(_COMPOSED_EXEC) and len(command) > script_at + 2:
-        return {"exec": {"command": command[script_at + 2 :]}}
-    slept = _COMPOSED_SLEEP.search(script)
-    if slept:
-        return {"sleep": {"seconds": int(slept.group(1))}}
-    return None
+    return handler
 
 
 def _take_annotations(

@@ -26,6 +26,8 @@ from webhook.core.types import Finding, JSONObject
 SIDECAR_EXIT_SECONDS = 5
 # $0 of the composed hook, so the sidecar's own preStop command arrives as "$@", word for word.
 _ARGV0 = "workerguard-wait"
+_THEN_EXEC = '; exec "$@"'
+_THEN_SLEEP = re.compile(r"; sleep (\d+)$")
 # The wait ends when the worker's writer left its last word, when the beat went stale or is missing (a
 # killed worker, or one that never beat), or at the bound; it polls once a second. A beat that holds no
 # time proves nothing (a writer that is not atomic, caught mid-write): the wait goes on.
@@ -40,6 +42,7 @@ _WAIT = (
     "sleep 1; "
     "done"
 )
+_WAIT_START = _WAIT.split("{bound}", 1)[0]
 _READ = {
     "unix": 't=$(cat "{file}" 2>/dev/null)',
     "mtime": 't=$(stat -c %Y "{file}" 2>/dev/null)',
@@ -118,7 +121,26 @@ def prestop(settings: Settings, bound: int, own: JSONObject | None) -> JSONObjec
         return {"exec": {"command": [*shell, script]}}
     if "sleep" in own:
         return {"exec": {"command": [*shell, f"{script}; sleep {int(own['sleep']['seconds'])}"]}}
-    return {"exec": {"command": [*shell, f'{script}; exec "$@"', _ARGV0, *own["exec"]["command"]]}}
+    return {"exec": {"command": [*shell, script + _THEN_EXEC, _ARGV0, *own["exec"]["command"]]}}
+
+
+def is_wait(command: list[str]) -> bool:
+    """Whether an exec preStop's command is one prestop() builds."""
+    return (
+        len(command) >= 4
+        and command[0].endswith(f"/{BUNDLED_SHELL_NAME}")
+        and command[1:3] == ["sh", "-c"]
+        and command[3].startswith(_WAIT_START)
+    )
+
+
+def own_prestop_of(command: list[str]) -> JSONObject | None:
+    """prestop() undone, for a command is_wait() accepts: the container's own hook the wait was composed
+    with, None when it had none."""
+    if command[3].endswith(_THEN_EXEC) and command[4:5] == [_ARGV0]:
+        return {"exec": {"command": command[5:]}}
+    slept = _THEN_SLEEP.search(command[3])
+    return {"sleep": {"seconds": int(slept.group(1))}} if slept else None
 
 
 def wait_bound(grace: int) -> int:

@@ -76,14 +76,12 @@ def server_container(settings: Settings, volume: str, image: str, binary: str) -
 
 
 def readiness_probe(settings: Settings) -> JSONObject:
-    """Same period, timeout and threshold as the exec probe, so readiness fails at the same second."""
-    exec_probe = probes.readiness_probe(settings)
-    return {**_get(READY_PATH), **{key: value for key, value in exec_probe.items() if key != "exec"}}
+    """The exec probe's schedule, so readiness fails at the same second."""
+    return {**_get(READY_PATH), **probes.readiness_schedule(settings)}
 
 
 def liveness_probe(settings: Settings, max_age: int) -> JSONObject:
-    exec_probe = probes.liveness_probe(settings, max_age)
-    return {**_get(LIVE_PATH), **{key: value for key, value in exec_probe.items() if key != "exec"}}
+    return {**_get(LIVE_PATH), **probes.liveness_schedule(settings, max_age)}
 
 
 def _get(path: str) -> JSONObject:
