@@ -88,10 +88,12 @@ func (j Judge) Freshness(threshold Threshold) Verdict {
 	if failed != nil {
 		return *failed
 	}
-	// Whole seconds on both sides, as `date +%s` and the file give them.
+	// Whole seconds on both sides, as `date +%s` and the file give them. One second ahead is allowed, as
+	// the exec scripts allow it (busybox's date lags the writers' clock by up to a tick), so both
+	// transports give one verdict.
 	age := j.now().Unix() - beat
 	switch {
-	case age < 0:
+	case age < -1:
 		return Verdict{CodeFuture, fmt.Sprintf("heartbeat %s is %ds in the future", j.heartbeat, -age)}
 	case age > threshold.MaxAge:
 		return Verdict{CodeStale, fmt.Sprintf("heartbeat %s is %ds old (%s)", j.heartbeat, age, threshold.Allowance)}

@@ -53,6 +53,8 @@ func TestFreshnessOfAUnixBeat(t *testing.T) {
 		beatAgo(0) + "\n":            fresh,
 		beatAgo(180):                 fresh,
 		beatAgo(181):                 {CodeStale, "heartbeat " + j.heartbeat + " is 181s old (allowance)"},
+		beatAgo(-1):                  fresh,
+		beatAgo(-2):                  {CodeFuture, "heartbeat " + j.heartbeat + " is 2s in the future"},
 		beatAgo(-5):                  {CodeFuture, "heartbeat " + j.heartbeat + " is 5s in the future"},
 		"0" + beatAgo(0):             {CodeUnreadable, "heartbeat holds '01700000000', not unix seconds"},
 		"12345678901":                {CodeUnreadable, "heartbeat holds '12345678901', not unix seconds"},
@@ -110,6 +112,8 @@ func TestFreshnessOfAnMtimeBeatIgnoresTheContent(t *testing.T) {
 	for age, want := range map[int64]Verdict{
 		30:            fresh,
 		61:            {CodeStale, "heartbeat " + j.heartbeat + " is 61s old (allowance)"},
+		-1:            fresh,
+		-2:            {CodeFuture, "heartbeat " + j.heartbeat + " is 2s in the future"},
 		-3:            {CodeFuture, "heartbeat " + j.heartbeat + " is 3s in the future"},
 		1_700_000_005: {CodeUnreadable, "cannot read the time of " + j.heartbeat},
 	} {

@@ -38,6 +38,13 @@ def wait_until(check: Callable[[], T], timeout: float = 10.0, interval: float = 
         time.sleep(interval)
 
 
+def settle_in_a_second() -> None:
+    """Wait until well inside the first half of a wall-clock second. Heartbeat ages are whole seconds, so
+    a test that writes a beat and reads its age wants no tick in between; and in the first milliseconds
+    of a second busybox's date, on the kernel's coarse clock, still says the second before."""
+    wait_until(lambda: 0.05 <= time.time() % 1 < 0.5, interval=0.01)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_pod
-from tests.serverproc import wait_until
+from tests.serverproc import settle_in_a_second, wait_until
 from webhook.core.inject import ProbeHelper
 from webhook.core.plan import plan, PlanOptions
 
@@ -101,6 +101,8 @@ UNIX_CASES = {
     "negative": (lambda: f"-{now()}", (1, 1, 1)),
     "leading zero (octal in bash)": (lambda: f"0{now()}", (1, 1, 1)),
     "eleven digits": (lambda: "99999999999", (1, 1, 1)),
+    "a second ahead (busybox's coarse clock)": (lambda: f"{now() + 1}", (0, 0, 0)),
+    "three seconds ahead": (lambda: f"{now() + 3}", (1, 1, 1)),
     "from the future": (lambda: f"{now() + 3600}", (1, 1, 1)),
     "spaces": (lambda: f" {now()} ", (1, 1, 1)),
 }
@@ -111,6 +113,7 @@ UNIX_CASES = {
 def test_unix_heartbeat(shell: str, state: str, workdir: Path, busybox_path: str) -> None:
     commands = probe_commands(workdir, "unix")
     content, expected = UNIX_CASES[state]
+    settle_in_a_second()
     write_unix(workdir / "heartbeat", content())
     got = tuple(run(shell, commands[name], busybox_path) for name in ("startup", "readiness", "liveness"))
     assert got == expected
@@ -310,7 +313,7 @@ def test_a_failing_probe_says_why_in_one_line_and_success_is_silent(
 ) -> None:
     commands = probe_commands(workdir, "unix")
     prepare, expected = MESSAGES[state]
-    wait_until(lambda: time.time() % 1 < 0.5, interval=0.01)  # the ages printed are whole seconds: no tick between
+    settle_in_a_second()
     prepare(workdir)
     for name in ("readiness", "liveness", "startup"):  # startup last: it removes the draining marker
         code, output = run_with_output(shell, commands[name], busybox_path)
@@ -400,7 +403,7 @@ def test_the_bundled_shell_runs_every_probe_with_no_path_and_no_image_files(
     for argv in commands.values():
         assert argv[:3] == [f"{workdir}/busybox", "sh", "-c"]
     prepare, expected = BUNDLED_STATES[state]
-    wait_until(lambda: time.time() % 1 < 0.5, interval=0.01)
+    settle_in_a_second()
     prepare(workdir)
     for name in ("readiness", "liveness", "startup"):
         message = expected.get(name, "").format(d=workdir)

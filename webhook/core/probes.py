@@ -35,10 +35,12 @@ _MTIME_READ = (
     't=$(stat -c %Y "{file}" 2>/dev/null) || {{ ' + _NO_BEAT + "; }}; "
     'case "$t" in ""|*[!0-9]*) ' + _FAIL.format(text="cannot read the time of %s", args=' "{file}"') + ";; esac"
 )
-# A beat from the future is garbage too: writer and probe share the node's clock.
+# A beat from the future is garbage too: writer and probe share the node's clock. One second ahead is
+# not: busybox's date reads the kernel's coarse clock, which lags the writers' clock by up to a tick, so
+# just after a second boundary a beat written that instant reads as a second ahead.
 _AGE_CHECK = (
     "a=$(( $(date +%s) - t )); "
-    'if [ "$a" -lt 0 ]; then ' + _FAIL.format(text="heartbeat %s is %ss in the future", args=' "{file}" "$((-a))"') + "; fi; "
+    'if [ "$a" -lt -1 ]; then ' + _FAIL.format(text="heartbeat %s is %ss in the future", args=' "{file}" "$((-a))"') + "; fi; "
     'if [ "$a" -gt {max_age} ]; then '
     + _FAIL.format(text="heartbeat %s is %ss old ({allowance})", args=' "{file}" "$a"')
     + "; fi"
