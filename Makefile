@@ -65,6 +65,11 @@ AXE := build/axe/node_modules/axe-core/axe.min.js
 $(AXE):
 	npm install --prefix build/axe --no-save --no-audit --no-fund axe-core@4
 
+# The suite spends more time waiting (for shells, servers, the browser) than computing, so three
+# processes on two cores finish it in about half the time of one. test-workers stays serial: its real
+# frameworks time their own drains.
+PYTEST_PROCESSES ?= 3
+
 test: $(STAMP) $(AXE)
 	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(TEST_DEBIAN_PACKAGES)"
 	$(BIN)/ruff check webhook tests bench examples writers
@@ -72,7 +77,7 @@ test: $(STAMP) $(AXE)
 	$(BIN)/lint-imports
 	$(BIN)/mypy --strict webhook
 	cd probe-server && GOFLAGS=-mod=mod GOPROXY=off go vet ./... && GOFLAGS=-mod=mod GOPROXY=off go test ./...
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_PROCESSES)
 
 # Not part of CI: make test's pytest run while a hog keeps every core busy, as on a shared CI runner, so a
 # test that passes only on an idle machine shows here first. The hog stops when the suite ends, whatever
@@ -83,7 +88,7 @@ test-under-load: $(STAMP) $(AXE)
 	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(TEST_DEBIAN_PACKAGES)"
 	@$(BIN)/python -m bench.hog --seconds $(HOG_SECONDS) & hog=$$!; \
 	trap 'kill $$hog 2>/dev/null; wait $$hog 2>/dev/null' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
-	started=$$(date +%s); $(BIN)/python -m pytest; status=$$?; \
+	started=$$(date +%s); $(BIN)/python -m pytest -n $(PYTEST_PROCESSES); status=$$?; \
 	echo "test-under-load: pytest exited $$status after $$(( $$(date +%s) - started ))s beside the hog"; exit $$status
 
 # 10,000 examples per property (make test runs 150): about 15 minutes on 2 cores.
