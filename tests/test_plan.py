@@ -827,7 +827,7 @@ def test_probe_runs_per_minute_stay_within_the_budget_and_beyond_twelve_warn(
     assert round(per_minute) == runs
     costly = [w.message for w in result.warnings if w.code == "probe_runs_costly"]
     assert costly == (
-        [f"{runs} exec probe runs a minute per pod, each about 25ms of node CPU; raise probe-period"] if warned else []
+        [f"{runs} exec probe runs a minute, 25-46ms of node CPU each; raise probe-period or use http"] if warned else []
     )
 
 

@@ -114,7 +114,7 @@ def test_warnings_are_strings_the_apiserver_accepts() -> None:
     warnings = answer(review_body(pod), BUILTIN_RULES, OPTIONS).response["response"]["warnings"]
     assert (
         warnings[0]
-        == "workerguard probe_runs_costly: 21 exec probe runs a minute per pod, each about 25ms of node CPU; raise probe-period"
+        == "workerguard probe_runs_costly: 21 exec probe runs a minute, 25-46ms of node CPU each; raise probe-period or use http"
     )
     long_one = "workerguard shell_wrapped_command: 'sidekiq-default-queue-worker' runs via sh -c without exec: SIGTERM stops the shell, not the worker"
     assert len(long_one) > 120

@@ -96,7 +96,7 @@ def test_golden_objects_through_the_server_match_the_golden_files(golden_client:
 def test_warnings_and_denials_have_their_fields(client: httpx.Client) -> None:
     warned = mutate(client, review(make_pod({"workerguard.io/probe-period": "3s"}, namespace=None))).json()["response"]
     assert warned["warnings"] == [
-        "workerguard probe_runs_costly: 21 exec probe runs a minute per pod, each about 25ms of node CPU; raise probe-period"
+        "workerguard probe_runs_costly: 21 exec probe runs a minute, 25-46ms of node CPU each; raise probe-period or use http"
     ]
     denied = mutate(client, review(make_pod({"workerguard.io/readiness-max-age": "abc"}, namespace=None))).json()["response"]
     assert denied["allowed"] is False and "patch" not in denied

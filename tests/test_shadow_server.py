@@ -128,7 +128,9 @@ def test_validate_shadow_warns_as_validate_does_and_says_its_refusal_as_a_warnin
     assert (
         shadowed["warnings"]
         == enforced["warnings"]
-        == ["workerguard probe_runs_costly: 21 exec probe runs a minute per pod, each about 25ms of node CPU; raise probe-period"]
+        == [
+            "workerguard probe_runs_costly: 21 exec probe runs a minute, 25-46ms of node CPU each; raise probe-period or use http"
+        ]
     )
     refused = workload_of("Deployment", make_pod({**BAD_VALUE, **COSTLY}))
     denial = admit(client, "/validate", workload_review(refused))

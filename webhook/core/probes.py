@@ -181,7 +181,7 @@ def budget_warnings(settings: Settings) -> list[Finding]:
     runs = probe_runs_per_minute(settings)
     if runs <= PROBE_RUNS_PER_MINUTE_WARN:
         return []
-    message = f"{round(runs)} exec probe runs a minute per pod, each about 25ms of node CPU; raise probe-period"
+    message = f"{round(runs)} exec probe runs a minute, 25-46ms of node CPU each; raise probe-period or use http"
     return [Finding(reasons.PROBE_RUNS_COSTLY, message)]
 
 

@@ -92,7 +92,9 @@ SHUTDOWN_TIMEOUT_DIFFERS_FROM_COMMAND = Reason(
     "An annotation or rule sets shutdown-timeout, and the worker's command line (sidekiq -t, celery --time-limit) says another.",
 )
 PROBE_RUNS_COSTLY = Reason(
-    "probe_runs_costly", "warning", "The settings make more than 12 exec probe runs a minute per pod, each costing the node CPU."
+    "probe_runs_costly",
+    "warning",
+    "The settings make more than 12 exec probe runs a minute per pod, each costing the node 25 to 46 ms of CPU; a longer probe-period or probe-transport http (HTTP requests, about 2 ms each) cuts it.",
 )
 SIDECAR_PRESTOP_KEPT = Reason(
     "sidecar_prestop_kept",
