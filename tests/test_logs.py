@@ -64,3 +64,14 @@ def test_human_format_and_the_level_switch() -> None:
     log.write({"uid": "b"})
     log.flush()
     assert stream.getvalue().count("\n") == 1 and "admission  uid=a decision=allowed" in stream.getvalue()
+
+
+def test_the_human_format_writes_flags_and_lists_as_the_json_lines_do() -> None:
+    stream = io.StringIO()
+    log = AdmissionLog("human", stream)
+    log.write({"reasons": ["profile_unknown", "probe_runs_costly"], "shadow": True, "would_deny": False})
+    log.write({"reasons": []})
+    log.flush()
+    first, second = stream.getvalue().splitlines()
+    assert first.endswith("admission  reasons=profile_unknown,probe_runs_costly shadow=true would_deny=false")
+    assert second.endswith("admission  reasons=-")

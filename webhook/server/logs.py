@@ -80,7 +80,7 @@ class AdmissionLog:
                 {"time": stamp, "level": "info", "logger": self.logger.name, "message": "admission", **fields}
             ).decode()
         else:
-            extras = " ".join(f"{key}={value}" for key, value in fields.items())
+            extras = " ".join(f"{key}={_human(value)}" for key, value in fields.items())
             line = f"{time.strftime('%H:%M:%S', time.localtime(now))} INFO    admission  {extras}"
         self.lines.append(line)
         self.size += len(line) + 1
@@ -101,3 +101,12 @@ class AdmissionLog:
         if second != self._second:
             self._second, self._stamp = second, time.strftime(UTC_SECOND, time.gmtime(second))
         return self._stamp
+
+
+def _human(value: Any) -> str:
+    """A field as a person reads it, in the words the JSON lines use: true, not True; a,b, not ['a', 'b']."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(_human(item) for item in value) or "-"
+    return str(value)
