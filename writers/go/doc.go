@@ -29,7 +29,8 @@
 //
 // Stop is the final stop: call it when the process is finishing, after its last job. It writes the
 // exited marker next to the heartbeat, which the sidecars' preStop waits for (never while a job
-// started with JobStarted still runs). Run(ctx) is the same as Start, then Stop when ctx is done.
+// started with JobStarted still runs). Run(ctx) is Start, then Stop once ctx is done and the jobs
+// running then have finished: beating goes on through the drain.
 // A Heartbeat is safe for use from any goroutine; it runs at most once: Start and Stop are
 // idempotent, and Start after Stop returns ErrStopped.
 package heartbeat

@@ -125,6 +125,7 @@ type Heartbeat struct {
 	mu        sync.Mutex // guards the fields below
 	jobs      map[uint64]time.Time
 	nextJob   uint64
+	noJobs    chan struct{} // closed while no job runs: what Run waits for after its context is done
 	checkedAt time.Time
 	checkErr  error
 	reported  string
@@ -155,7 +156,9 @@ func New(path string, opts ...Option) (*Heartbeat, error) {
 		path:   filepath.Clean(path),
 		config: config{interval: DefaultInterval, stuckAfter: DefaultStuckAfter, logf: log.Printf, now: time.Now},
 		jobs:   map[uint64]time.Time{},
+		noJobs: make(chan struct{}),
 	}
+	close(hb.noJobs)
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, errors.New("heartbeat: nil Option")
@@ -192,12 +195,28 @@ func (hb *Heartbeat) JobStarted() (finished func()) {
 	defer hb.mu.Unlock()
 	hb.nextJob++
 	id := hb.nextJob
+	if len(hb.jobs) == 0 {
+		hb.noJobs = make(chan struct{})
+	}
 	hb.jobs[id] = hb.now()
 	return func() {
 		hb.mu.Lock()
 		defer hb.mu.Unlock()
+		if _, ok := hb.jobs[id]; !ok {
+			return
+		}
 		delete(hb.jobs, id)
+		if len(hb.jobs) == 0 {
+			close(hb.noJobs)
+		}
 	}
+}
+
+// jobsFinished is closed once no job started with JobStarted runs.
+func (hb *Heartbeat) jobsFinished() <-chan struct{} {
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	return hb.noJobs
 }
 
 func (hb *Heartbeat) runningJobs() int {
@@ -319,7 +338,11 @@ func removeExited(path string) error {
 	return nil
 }
 
-// Run starts the Heartbeat and blocks until ctx is done or Stop is called, then stops it.
+// Run starts the Heartbeat and blocks until ctx is done or Stop is called. After ctx is done (the
+// usual ctx ends at SIGTERM) it goes on beating until the jobs started with JobStarted have
+// finished, so a drain keeps the heartbeat fresh and the sidecars waiting; then it stops, as Stop
+// does. A stuck job keeps it waiting, silent, until the process ends. Run in a goroutine of its
+// own, it may not get to write the exited marker before main returns: defer Stop in main as well.
 // It returns Start's error, or nil.
 func (hb *Heartbeat) Run(ctx context.Context) error {
 	if err := hb.Start(); err != nil {
@@ -330,6 +353,10 @@ func (hb *Heartbeat) Run(ctx context.Context) error {
 	hb.life.Unlock()
 	select {
 	case <-ctx.Done():
+		select {
+		case <-hb.jobsFinished():
+		case <-done:
+		}
 	case <-done:
 	}
 	hb.Stop()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -289,6 +290,46 @@ func TestRunBlocksUntilTheContextIsDone(t *testing.T) {
 	}
 	if err := hb.Run(context.Background()); !errors.Is(err, ErrStopped) {
 		t.Fatalf("Run after Run: %v", err)
+	}
+}
+
+func TestRunKeepsBeatingThroughTheDrainAndStopsWhenTheLastJobEnds(t *testing.T) {
+	hb, c, dir := setup(t, WithInterval(2*time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	returned := make(chan error)
+	go func() { returned <- hb.Run(ctx) }()
+	first, second := hb.JobStarted(), hb.JobStarted()
+	cancel() // SIGTERM: the worker drains its two jobs
+	for _, finished := range []func(){first, first} {
+		c.add(10 * time.Second)
+		beat := strconv.FormatInt(c.Now().Unix(), 10)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			got, _ := os.ReadFile(hb.Path()) // Run may not have started yet
+			if string(got) == beat {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no beat at %s during the drain: %q", beat, got)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		finished() // the second call does nothing: the other job still runs
+	}
+	select {
+	case err := <-returned:
+		t.Fatalf("Run returned with a job still running: %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	if _, err := os.Stat(filepath.Join(dir, ExitedMarker)); !os.IsNotExist(err) {
+		t.Fatalf("exited marker during the drain: %v", err)
+	}
+	second()
+	if err := <-returned; err != nil {
+		t.Fatal(err)
+	}
+	if got, want := read(t, filepath.Join(dir, ExitedMarker)), strconv.FormatInt(c.Now().Unix(), 10); got != want {
+		t.Fatalf("exited marker %q, want %q", got, want)
 	}
 }
 
