@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from webhook.adapters.preview import describe
+from webhook.adapters.preview import findings
 from webhook.core.audit import Audit, WorkloadAudit
 
 AuditOutput = Literal["table", "json"]
@@ -40,7 +40,7 @@ def audit_json(report: Audit, sources: Sequence[str]) -> dict[str, Any]:
 
 def _workload_json(entry: WorkloadAudit, source: str) -> dict[str, Any]:
     worker = entry.worker
-    described = describe(entry.injection, entry.position + 1)
+    injection = entry.injection
     return {
         "source": source,
         "kind": entry.kind,
@@ -59,7 +59,7 @@ def _workload_json(entry: WorkloadAudit, source: str) -> dict[str, Any]:
         "injected": entry.injected,
         "risks": [risk.as_dict() for risk in entry.risks],
         "restart_storm": entry.restart_storm,
-        "injection": {key: value for key, value in described.items() if key not in ("name", "object")},
+        "injection": {"allowed": injection.allowed, "patch": injection.patch, **findings(injection)},
     }
 
 

@@ -13,7 +13,7 @@ from typing import Any, Literal, TypedDict
 import orjson
 import yaml
 
-from webhook.adapters.documents import load_objects, parse_json
+from webhook.adapters.documents import load_objects, object_name, parse_json
 from webhook.adapters.rulesfile import parse_rules_text
 from webhook.core import reasons
 from webhook.core.errors import DocumentError, RulesError
@@ -32,18 +32,23 @@ _SILENT_SKIPS = frozenset({reasons.INVALID, reasons.INVALID_ALLOWED, reasons.WIN
 PreviewOutput = Literal["yaml", "json", "patch", "diff"]
 
 
-class Described(TypedDict):
+class Findings(TypedDict):
+    """What a plan says of its object besides the object itself; audit shows it for each workload."""
+
+    explanations: list[dict[str, Any]]
+    skip: dict[str, str] | None  # why the object was left as it is, when nothing else says so
+    warnings: list[dict[str, str]]
+    notes: list[dict[str, str]]  # what the injection did that needs no action (never sent to kubectl)
+    errors: list[dict[str, str]]
+
+
+class Described(Findings):
     """One planned object as every preview shows it: the CLI, POST /preview and the page."""
 
     name: str
     allowed: bool
     patch: list[PatchOp]
     object: JSONObject
-    explanations: list[dict[str, Any]]
-    skip: dict[str, str] | None  # why the object was left as it is, when nothing else says so
-    warnings: list[dict[str, str]]
-    notes: list[dict[str, str]]  # what the injection did that needs no action (never sent to kubectl)
-    errors: list[dict[str, str]]
 
 
 def preview_plan(obj: JSONObject, rules: RuleSet, options: PlanOptions, namespace: str | None = None) -> Plan:
@@ -63,12 +68,18 @@ def preview_plan(obj: JSONObject, rules: RuleSet, options: PlanOptions, namespac
 
 def describe(plan: Plan, number: int = 1) -> Described:
     """`number` names an object that has no name of its own: document-N, counting from 1."""
-    skip = plan.skip.as_dict() if plan.skip is not None and plan.skip.reason not in _SILENT_SKIPS else None
     return {
-        "name": _name(plan, number),
+        "name": object_name(plan.source, number),
         "allowed": plan.allowed,
         "patch": plan.patch,
         "object": plan.mutated(),
+        **findings(plan),
+    }
+
+
+def findings(plan: Plan) -> Findings:
+    skip = plan.skip.as_dict() if plan.skip is not None and plan.skip.reason not in _SILENT_SKIPS else None
+    return {
         "explanations": [explanation.as_dict() for explanation in plan.explanations],
         "skip": skip,
         "warnings": [warning.as_dict() for warning in plan.warnings],
@@ -148,12 +159,6 @@ _Dumper.add_representer(str, _represent_str)
 
 def _dump_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1_000_000)
-
-
-def _name(plan: Plan, number: int) -> str:
-    metadata = plan.source.get("metadata") or {}
-    name = metadata.get("name") or metadata.get("generateName") or f"document-{number}"
-    return f"{plan.source.get('kind', 'object')}/{name}"
 
 
 def _yaml_before_after(plan: Plan, item: Described, keepends: bool) -> tuple[list[str], list[str]]:
