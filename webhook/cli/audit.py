@@ -70,9 +70,10 @@ def run_audit(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
 
 
 def fails(report: Audit, fail_on: FailOn) -> bool:
-    workers = [entry for entry in report.workloads if entry.is_worker]
+    """The counts the summary line says decide, so the exit code never disagrees with it."""
+    summary = report.summary
     if fail_on == "risk":
-        return any(entry.risks for entry in workers)
+        return summary.with_risks > 0
     if fail_on == "unprotected":
-        return any(not entry.injected for entry in workers)
+        return summary.not_opted_in + summary.not_injected > 0
     return False

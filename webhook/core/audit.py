@@ -117,7 +117,7 @@ def audit_workload(
         return None
     containers = pod.spec.get("containers")
     worker = recognise(containers if isinstance(containers, list) else [])
-    opted_in = isinstance(pod.metadata.get("labels"), dict) and pod.labels.get(INJECT_LABEL) == "true"
+    opted_in = pod.labels.get(INJECT_LABEL) == "true"
     injection = plan(obj if opted_in else opted_in_copy(obj), rules, options, namespace)
     today = _as_it_runs(pod, injection if opted_in else None)
     risks: tuple[Finding, ...] = ()

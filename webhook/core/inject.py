@@ -160,7 +160,9 @@ def inject(
         _add_probe_shell_init(pod, volume, settings.heartbeat_path, helper, bundled, bool(choice.waiters), step)
     if transport.uses_http(settings):
         server = transport.server_container(settings, volume, helper.image, helper.server)
-        _insert_init(pod, 1 if shell_needed else 0, server, transport.PROBE_SERVER_NAME, step)
+        inits = f"{pod.pointer}/spec/initContainers"
+        added = step.builder.insert(inits, pod.spec.get("initContainers"), 1 if shell_needed else 0, server)
+        step.record(added, transport.PROBE_SERVER_NAME)
     _add_mount_and_env(container, env, present, base, settings.heartbeat_path, volume, step)
     _add_probes(container, base, settings, step)
     _add_prestop(container, base, settings, step)
@@ -271,26 +273,11 @@ def _add_probe_shell_init(
         # The copy stays executable for every user.
         "securityContext": copy.deepcopy(transport.RESTRICTED_SECURITY_CONTEXT),
     }
-    current = pod.spec.get("initContainers")
-    path = f"{pod.pointer}/spec/initContainers"
-    if current is None:
-        step.builder.add(path, [init])
-    else:
-        step.builder.add(f"{path}/0", init)
+    added = step.builder.insert(f"{pod.pointer}/spec/initContainers", pod.spec.get("initContainers"), 0, init)
     if bundled:
-        step.record(f"{path}/0", PROBE_SHELL_INIT_NAME)
+        step.record(added, PROBE_SHELL_INIT_NAME)
     if for_sidecars:
-        step.record(f"{path}/0", "shell for the sidecars")
-
-
-def _insert_init(pod: PodView, position: int, container: JSONObject, part: str, step: Injection) -> None:
-    """Insert one of ours among the init containers, after the `position` of ours the patch put first."""
-    path = f"{pod.pointer}/spec/initContainers"
-    if pod.spec.get("initContainers") is None and position == 0:
-        step.builder.add(path, [container])
-    else:
-        step.builder.add(f"{path}/{position}", container)
-    step.record(f"{path}/{position}", part)
+        step.record(added, "shell for the sidecars")
 
 
 def _add_mount_and_env(

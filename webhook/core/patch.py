@@ -33,6 +33,16 @@ class PatchBuilder:
         self.add(f"{list_path}/-", value)
         return f"{list_path}/{len(current)}"
 
+    def insert(self, list_path: str, current: Sequence[Any] | None, index: int, value: Any) -> str:
+        """Insert before element `index` of a list that may not exist yet; returns the new element's
+        pointer. With current None, index 0 creates the list; a later index is into a list that an
+        earlier op of this patch created."""
+        if current is None and index == 0:
+            self.add(list_path, [value])
+        else:
+            self.add(f"{list_path}/{index}", value)
+        return f"{list_path}/{index}"
+
     def extend(self, list_path: str, current: Sequence[Any] | None, values: Sequence[Any]) -> list[str]:
         """Append several values to a list that may not exist yet; returns the pointers of the new elements."""
         if not values:

@@ -302,7 +302,7 @@ def _dangerous_kept(pod: PodView, index: int, resolved: Resolved) -> list[Findin
     container = pod.spec["containers"][index]
     found = []
     for field_name in PROBE_FIELDS:
-        danger = dangerous_probe(container, field_name, pod.spec) if field_name in container else None
+        danger = dangerous_probe(container, field_name, pod.spec)
         if danger is not None:
             message = f"kept {field_name} of '{container['name']}' {_DANGER[danger.code]}; override-probes checks the heartbeat"
             found.append(Finding(danger.reason, message))

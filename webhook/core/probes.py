@@ -191,8 +191,13 @@ _IMAGE_SHELL = ("sh", "-c")
 def shell_of(settings: Settings) -> tuple[str, ...]:
     """How a script is started: the image's sh, or the busybox the init container put in the volume."""
     if settings.probe_shell == "bundled":
-        return (marker(settings.heartbeat_path, BUNDLED_SHELL_NAME), "sh", "-c")
+        return bundled_shell(settings.heartbeat_path)
     return _IMAGE_SHELL
+
+
+def bundled_shell(heartbeat_path: str) -> tuple[str, ...]:
+    """The busybox the init container copied into the heartbeat's volume, as sh."""
+    return (marker(heartbeat_path, BUNDLED_SHELL_NAME), "sh", "-c")
 
 
 def readiness_schedule(settings: Settings) -> JSONObject:
@@ -210,26 +215,15 @@ def _schedule(period: int, threshold: int) -> JSONObject:
 
 
 def readiness_probe(settings: Settings) -> JSONObject:
-    return _readiness_probe(
-        shell_of(settings),
-        settings.heartbeat_path,
-        settings.heartbeat_format,
-        settings.readiness_max_age,
-        settings.probe_period,
-    )
+    script = readiness_script(settings.heartbeat_path, settings.heartbeat_format, settings.readiness_max_age)
+    return {**_exec(shell_of(settings), script), **readiness_schedule(settings)}
 
 
 def liveness_probe(settings: Settings, max_age: int) -> JSONObject:
     """max_age: liveness-max-age, which a pod without liveness (off) has none of."""
-    period = settings.probe_period
-    return _liveness_probe(
-        shell_of(settings),
-        settings.heartbeat_path,
-        settings.heartbeat_format,
-        liveness_limit(period, max_age),
-        liveness_period(period, max_age),
-        max_age,
-    )
+    limit = liveness_limit(settings.probe_period, max_age)
+    script = freshness_script(settings.heartbeat_path, settings.heartbeat_format, limit, f"liveness restarts it at {max_age}s")
+    return {**_exec(shell_of(settings), script), **liveness_schedule(settings, max_age)}
 
 
 def startup_probe(settings: Settings, timeout: int) -> JSONObject:
@@ -250,18 +244,6 @@ def prestop_hook(settings: Settings) -> JSONObject:
 
 
 # Every probe object is built for its plan alone, so a caller may edit a patch without touching another's.
-
-
-def _readiness_probe(shell: tuple[str, ...], path: str, heartbeat_format: str, max_age: int, period: int) -> JSONObject:
-    script = readiness_script(path, heartbeat_format, max_age)
-    return {**_exec(shell, script), **_schedule(period, 1)}
-
-
-def _liveness_probe(
-    shell: tuple[str, ...], path: str, heartbeat_format: str, limit: int, period: int, max_age: int
-) -> JSONObject:
-    script = freshness_script(path, heartbeat_format, limit, f"liveness restarts it at {max_age}s")
-    return {**_exec(shell, script), **_schedule(period, LIVENESS_FAILURE_THRESHOLD)}
 
 
 def _startup_probe(

@@ -19,14 +19,15 @@ import orjson
 from webhook.core import probes, sidecars
 from webhook.core.annotations import SAFE_TO_EVICT, SAFE_TO_EVICT_LOCAL_VOLUMES, STATUS
 from webhook.core.inject import (
-    BEAT_INTERVAL_ENV,
     BUNDLED_VOLUME_SIZE_LIMIT,
     HEARTBEAT_ENV,
     OUR_VOLUME,
     PROBE_SHELL_INIT_NAME,
-    STUCK_AFTER_ENV,
     VOLUME_SIZE_LIMIT,
+    writer_env,
 )
+from webhook.core.risks import PROBE_FIELDS
+from webhook.core.settings import DEFAULTS
 from webhook.core.transport import LIVE_PATH, PROBE_PORT, PROBE_SERVER_NAME, READY_PATH
 from webhook.core.types import JSONObject
 from webhook.core.workload import locate_pod, PodView
@@ -34,11 +35,10 @@ from webhook.core.workload import locate_pod, PodView
 # Keys of the status annotation: what content alone cannot tell.
 STATUS_GRACE = "grace"  # the pod's terminationGracePeriodSeconds before the injection (null: unset)
 STATUS_EVICT = "evict"  # true when the safe-to-evict annotation was workerguard's
-# The order inject.writer_env() appends them in.
-ENV_ORDER = (HEARTBEAT_ENV, STUCK_AFTER_ENV, BEAT_INTERVAL_ENV)
+# The names inject.writer_env() appends, in its order: the same for every settings.
+ENV_ORDER = tuple(writer_env(DEFAULTS))
 _OUR_ENV = frozenset(ENV_ORDER)
 _OUR_INITS = frozenset({PROBE_SHELL_INIT_NAME, PROBE_SERVER_NAME})
-_PROBE_FIELDS = ("startupProbe", "readinessProbe", "livenessProbe")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +52,7 @@ class Earlier:
 def carries_earlier_injection(pod: PodView) -> bool:
     """What an injection leaves even where a tool stripped the status annotation: a volume of ours,
     mounted where a container's heartbeat env points."""
-    volumes = pod.spec.get("volumes")
-    if not isinstance(volumes, list) or not any(_our_volume(v) for v in volumes):
-        return False  # the common case: nothing of ours, nothing more to look at
-    mounted = _heartbeat_mounts(pod.spec)
-    return any(_our_volume(v) and v["name"] in mounted for v in volumes)
+    return bool(_injected_volumes(pod.spec))
 
 
 def without_status(obj: JSONObject) -> JSONObject:
@@ -116,10 +112,19 @@ def _take_volumes(spec: JSONObject) -> dict[str, str]:
     volumes = spec.get("volumes")
     if not isinstance(volumes, list):
         return {}
-    heartbeat_mounts = _heartbeat_mounts(spec)
-    ours = {v["name"]: heartbeat_mounts[v["name"]] for v in volumes if _our_volume(v) and v["name"] in heartbeat_mounts}
+    ours = _injected_volumes(spec)
     _keep_only(spec, "volumes", [v for v in volumes if not (isinstance(v, dict) and v.get("name") in ours)])
     return ours
+
+
+def _injected_volumes(spec: JSONObject) -> dict[str, str]:
+    """Our volumes by name, each with the directory a container mounts it at, where its heartbeat env
+    points."""
+    volumes = spec.get("volumes")
+    if not isinstance(volumes, list) or not any(_our_volume(v) for v in volumes):
+        return {}  # the common case: nothing of ours, nothing more to look at
+    mounted = _heartbeat_mounts(spec)
+    return {v["name"]: mounted[v["name"]] for v in volumes if _our_volume(v) and v["name"] in mounted}
 
 
 def _our_volume(volume: object) -> bool:
@@ -140,7 +145,7 @@ def _heartbeat_mounts(spec: JSONObject) -> dict[str, str]:
         if not isinstance(container, dict) or not isinstance(container.get("env"), list):
             continue
         files = [e["value"] for e in container["env"] if _our_env(e) and e["name"] == HEARTBEAT_ENV]
-        directories = {file.rpartition("/")[0] for file in files if isinstance(file, str)}
+        directories = {probes.heartbeat_directory(file) for file in files if isinstance(file, str)}
         mounts = container.get("volumeMounts")
         for mount in mounts if isinstance(mounts, list) else []:
             if isinstance(mount, dict) and mount.get("mountPath") in directories and isinstance(mount.get("name"), str):
@@ -170,7 +175,7 @@ def _take_from_container(container: JSONObject, volumes: dict[str, str]) -> None
     env = container.get("env")
     if isinstance(env, list) and worker:
         _keep_only(container, "env", env[: _appended_env_start(env)])
-    for field in _PROBE_FIELDS:
+    for field in PROBE_FIELDS:
         if _our_probe(container.get(field)):
             del container[field]
     lifecycle = container.get("lifecycle")

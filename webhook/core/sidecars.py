@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from webhook.core import probes, reasons
+from webhook.core.annotations import annotation_field, PREFIX
 from webhook.core.errors import Problem, SettingError
 from webhook.core.settings import BUNDLED_SHELL_NAME, EXITED_MARKER_NAME, parse_duration, Settings
 from webhook.core.types import Finding, JSONObject
@@ -63,7 +64,7 @@ def wait_script(settings: Settings, bound: int) -> str:
 
 def wait_shell(settings: Settings) -> tuple[str, ...]:
     """Always the bundled busybox: a sidecar's image is not ours to assume a shell in."""
-    return (probes.marker(settings.heartbeat_path, BUNDLED_SHELL_NAME), "sh", "-c")
+    return probes.bundled_shell(settings.heartbeat_path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +184,7 @@ def _wanted(
 
 
 def _setting_field(field_prefix: str) -> str:
-    return f"{field_prefix}metadata.annotations[workerguard.io/sidecar-wait]"
+    return annotation_field(field_prefix, PREFIX + "sidecar-wait")
 
 
 def _own_prestop(container: JSONObject, where: str, choice: SidecarChoice) -> tuple[bool, JSONObject | None]:
