@@ -10,6 +10,8 @@ from typing import Any, TextIO
 
 import orjson
 
+from webhook.core.settings import format_bool
+
 # Both JSON outputs stamp lines the same way: UTC to the second here, then ".mmmZ".
 UTC_SECOND = "%Y-%m-%dT%H:%M:%S"
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "color_message"}
@@ -106,7 +108,7 @@ class AdmissionLog:
 def _human(value: Any) -> str:
     """A field as a person reads it, in the words the JSON lines use: true, not True; a,b, not ['a', 'b']."""
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return format_bool(value)
     if isinstance(value, list):
         return ",".join(_human(item) for item in value) or "-"
     return str(value)
