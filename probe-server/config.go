@@ -37,9 +37,6 @@ type Liveness struct {
 	MaxAge int64
 }
 
-// errHelp is returned for -h and --help, which are not a mistake.
-var errHelp = flag.ErrHelp
-
 const usage = `usage: workerguard-probe --listen=[HOST]:PORT --heartbeat=/ABS/PATH --format=unix|mtime
        --readiness-max-age=SECONDS [--liveness-limit=SECONDS --liveness-max-age=SECONDS]
 
@@ -59,10 +56,7 @@ func parseConfig(args []string) (Config, error) {
 	limit := fs.String("liveness-limit", "", "")
 	maxAge := fs.String("liveness-max-age", "", "")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return Config{}, errHelp
-		}
-		return Config{}, err
+		return Config{}, err // flag.ErrHelp for -h and --help, which main answers with the usage
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected argument %q: every setting is a --flag=value", fs.Arg(0))

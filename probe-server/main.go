@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -20,7 +21,7 @@ func main() {
 // run returns the exit code: 0 after SIGTERM or SIGINT, 1 when it cannot listen, 2 for bad flags.
 func run(args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseConfig(args)
-	if errors.Is(err, errHelp) {
+	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
