@@ -216,3 +216,22 @@ def review(obj: dict[str, Any], uid: str = "uid-1", operation: str = "CREATE", n
             "object": obj,
         },
     }
+
+
+def workload_review(
+    obj: dict[str, Any], uid: str = "uid-1", operation: str = "CREATE", sub_resource: str | None = None, namespace: str = "jobs"
+) -> dict[str, Any]:
+    """review() for a workload (a Deployment, a CronJob...): its group and version from its apiVersion."""
+    kind = obj["kind"]
+    group, _, version = obj["apiVersion"].rpartition("/")
+    request: dict[str, Any] = {
+        "uid": uid,
+        "operation": operation,
+        "namespace": namespace,
+        "kind": {"group": group, "version": version, "kind": kind},
+        "resource": {"group": group, "version": version, "resource": kind.lower() + "s"},
+        "object": obj,
+    }
+    if sub_resource:
+        request["subResource"] = sub_resource
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import yaml
 from hypothesis import given, note
 from hypothesis import strategies as st
 
-from tests.conftest import make_pod, workload_of
+from tests.conftest import golden_text, make_pod, workload_of
 from tests.strategies import objects
 from webhook.adapters.audit import audit_json
 from webhook.adapters.documents import load_objects
@@ -41,7 +40,6 @@ from webhook.core.workload import TEMPLATE_PATHS
 ROOT = Path(__file__).parent.parent
 GOLDEN = ROOT / "tests" / "golden"
 AUDIT_GOLDEN = GOLDEN / "audit"
-UPDATE = os.environ.get("WORKERGUARD_UPDATE_GOLDEN") == "1"
 INJECT = "workerguard.io/inject"
 SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
 
@@ -527,22 +525,13 @@ def run_audit(stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def expected(name: str, actual: str) -> str:
-    golden = AUDIT_GOLDEN / name
-    if UPDATE:
-        golden.parent.mkdir(exist_ok=True)
-        golden.write_text(actual)
-    assert golden.exists(), f"{golden} is missing: run with WORKERGUARD_UPDATE_GOLDEN=1 and read it"
-    return golden.read_text()
-
-
 @pytest.mark.parametrize(("output", "given"), [("table", "yaml"), ("json", "json")])
 def test_the_projects_own_manifests_audit_to_the_golden_output(output: str, given: str) -> None:
     dump = kubectl_list()
     text = yaml.safe_dump(dump, sort_keys=False) if given == "yaml" else json.dumps(dump, indent=4)
     done = run_audit(text, "-o", output)
     assert (done.returncode, done.stderr) == (0, "")
-    assert done.stdout == expected(f"fleet.{output}", done.stdout), (
+    assert done.stdout == golden_text(AUDIT_GOLDEN / f"fleet.{output}", done.stdout), (
         "the audit changed: read the difference, and if it is right, rerun with WORKERGUARD_UPDATE_GOLDEN=1"
     )
 

@@ -103,20 +103,20 @@ def test_the_install_step_works_in_a_clean_venv_from_the_copied_files(tmp_path: 
     assert str(venv) in installed.stdout, installed.stdout + installed.stderr
 
 
+def _build_stage() -> list[str]:
+    return LINES[: max(i for i, line in enumerate(LINES) if line.startswith("FROM "))]
+
+
 def test_the_final_image_holds_the_static_busybox_at_the_default_helper_path() -> None:
     from webhook.core.inject import DEFAULT_HELPER_PATH
 
-    build = LINES[: max(i for i, line in enumerate(LINES) if line.startswith("FROM "))]
+    build = _build_stage()
     assert any("apt-get install -y --no-install-recommends busybox-static" in line for line in build)
     assert f"--from=build /opt/probe-helper/busybox {DEFAULT_HELPER_PATH}" in instructions("COPY")
 
 
 # Where the final image holds workerguard-probe, the `probe-transport: http` sidecar (probe-server/).
 PROBE_SERVER_PATH = "/usr/local/lib/workerguard/workerguard-probe"
-
-
-def _build_stage() -> list[str]:
-    return LINES[: max(i for i, line in enumerate(LINES) if line.startswith("FROM "))]
 
 
 def test_the_final_image_holds_the_probe_server_built_from_debians_go() -> None:

@@ -7,7 +7,6 @@ every change to it. WORKERGUARD_UPDATE_GOLDEN=1 rewrites them deliberately; then
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import validate
+from tests.conftest import golden_text, validate
 from webhook.adapters.documents import load_objects
 from webhook.adapters.preview import render
 from webhook.adapters.rulesfile import load_rules_file
@@ -24,15 +23,6 @@ from webhook.core.plan import plan
 GOLDEN = Path(__file__).parent / "golden"
 RULES_FILE = GOLDEN / "rules.yaml"
 CASES = sorted(path.stem for path in GOLDEN.glob("*.yaml") if path.name != RULES_FILE.name)
-UPDATE = os.environ.get("WORKERGUARD_UPDATE_GOLDEN") == "1"
-
-
-def expected_text(case: str, actual: str) -> str:
-    golden = GOLDEN / f"{case}.yaml.injected"
-    if UPDATE:
-        golden.write_text(actual)
-    assert golden.exists(), f"{golden.name} is missing: run with WORKERGUARD_UPDATE_GOLDEN=1 and review it"
-    return golden.read_text()
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -41,7 +31,7 @@ def test_core_output_matches_the_golden_file(case: str) -> None:
     [obj] = load_objects((GOLDEN / f"{case}.yaml").read_text())
     result = plan(obj, rules)
     actual = render([result], "yaml")
-    expected = expected_text(case, actual)
+    expected = golden_text(GOLDEN / f"{case}.yaml.injected", actual)
     # Objects first (clear diffs of the patch applied), then the whole text (explanations, warnings).
     assert result.mutated() == yaml.safe_load(expected)
     assert actual == expected

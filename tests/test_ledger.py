@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.conftest import count
 from webhook.core import reasons
 from webhook.core.review import skipped, Verdict
 from webhook.core.types import Finding
@@ -22,10 +23,6 @@ pytestmark = pytest.mark.usefixtures("admission_log_at_info")
 
 def admission(uid: str, verdict: Verdict = PATCHED, at: float = 1_800_000_000.0) -> Admission:
     return Admission("mutate", uid, "billing", "worker-1", "CREATE", verdict, 0.0004, at)
-
-
-def count(metrics: Metrics, name: str, **labels: str) -> float:
-    return metrics.registry.get_sample_value(name, labels) or 0.0
 
 
 def test_nothing_is_counted_or_logged_until_settled_then_everything_is() -> None:

@@ -196,13 +196,14 @@ NAMESPACES = {
 }
 
 
-@pytest.mark.parametrize(
-    ("kind", "enforce", "shadow"),
-    [
-        (MUTATING, "inject.workerguard.io", "inject-shadow.workerguard.io"),
-        (VALIDATING, "validate.workerguard.io", "validate-shadow.workerguard.io"),
-    ],
-)
+# Each configuration's enforcing entry and its shadow twin.
+SHADOW_PAIRS = [
+    (MUTATING, "inject.workerguard.io", "inject-shadow.workerguard.io"),
+    (VALIDATING, "validate.workerguard.io", "validate-shadow.workerguard.io"),
+]
+
+
+@pytest.mark.parametrize(("kind", "enforce", "shadow"), SHADOW_PAIRS)
 def test_a_shadow_namespace_goes_to_the_shadow_path_and_only_there(
     base: list[dict[str, Any]], kind: str, enforce: str, shadow: str
 ) -> None:
@@ -226,13 +227,7 @@ def test_a_shadow_namespace_goes_to_the_shadow_path_and_only_there(
     }
 
 
-@pytest.mark.parametrize(
-    ("kind", "enforce", "shadow"),
-    [
-        (MUTATING, "inject.workerguard.io", "inject-shadow.workerguard.io"),
-        (VALIDATING, "validate.workerguard.io", "validate-shadow.workerguard.io"),
-    ],
-)
+@pytest.mark.parametrize(("kind", "enforce", "shadow"), SHADOW_PAIRS)
 def test_the_shadow_entries_see_the_same_objects_and_never_block_them(
     base: list[dict[str, Any]], kind: str, enforce: str, shadow: str
 ) -> None:

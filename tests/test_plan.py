@@ -8,23 +8,12 @@ from typing import Any
 import jsonpointer
 import pytest
 
-from tests.conftest import deep, make_pod, validate, workload_of, WORKLOADS
-from webhook.core.annotations import STATUS
+from tests.conftest import deep, make_pod, validate, without_status, workload_of, WORKLOADS
 from webhook.core.inject import ProbeHelper
 from webhook.core.plan import Plan, plan, PlanOptions
 from webhook.core.review import verdict_of
 from webhook.core.rules import parse_rules
 from webhook.core.types import WARNING_MAX_CHARS, WARNINGS_MAX
-from webhook.core.workload import locate_pod
-
-
-def without_status(obj: dict[str, Any]) -> dict[str, Any]:
-    """A copy without workerguard.io/status, as tools that tidy exported manifests leave it."""
-    copy = deep(obj)
-    view = locate_pod(copy)
-    assert view is not None
-    del view.metadata["annotations"][STATUS]
-    return copy
 
 
 def injected(obj: dict[str, Any], **kwargs: Any) -> Plan:

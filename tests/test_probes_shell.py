@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_pod
+from tests.conftest import make_pod, pid1_of
 from tests.serverproc import settle_in_a_second, wait_until
 from webhook.core.inject import ProbeHelper
 from webhook.core.plan import plan, PlanOptions
@@ -23,21 +23,7 @@ from webhook.core.plan import plan, PlanOptions
 READINESS, LIVENESS = 60, 300
 
 
-def _busybox_only_path() -> str:
-    """A directory holding only busybox applets, so cat/date/stat/rm are busybox's own (as on Alpine)."""
-    busybox = shutil.which("busybox")
-    assert busybox, "busybox is not installed: apt-get install busybox (.ci/run and make test install it)"
-    directory = tempfile.mkdtemp(prefix="wg-busybox-")
-    subprocess.run([busybox, "--install", "-s", directory], check=True)
-    return directory
-
-
 SHELLS = ["dash", "bash", "busybox"]
-
-
-@pytest.fixture(scope="module")
-def busybox_path() -> str:
-    return _busybox_only_path()
 
 
 @pytest.fixture
@@ -197,11 +183,7 @@ class Container:
         self.started = time.time()
 
     def pid(self) -> int:
-        def child() -> int:
-            found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout.split()
-            return int(found[0]) if found else 0
-
-        return wait_until(child, timeout=5)
+        return wait_until(lambda: pid1_of(self.process.pid), timeout=5)
 
     def run_with_output(self, shell: str, argv: list[str], busybox_path: str) -> tuple[int, str]:
         entered = ["nsenter", "--target", str(self.pid()), "--pid", "--mount"]

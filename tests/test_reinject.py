@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.conftest import make_pod, validate, workload_of
+from tests.conftest import injected_with, make_pod, validate, without_status, workload_of
 from webhook.core.annotations import STATUS
 from webhook.core.plan import plan
 from webhook.core.rules import parse_rules
@@ -23,29 +23,6 @@ PGBOUNCER = {
     "image": "bitnami/pgbouncer:1.22.1",
     "lifecycle": {"preStop": {"exec": {"command": ["/bin/sh", "-c", "kill -INT 1; sleep 5"]}}},
 }
-
-
-def injected_with(obj: dict[str, Any], annotations: dict[str, str]) -> dict[str, Any]:
-    """obj injected while its pod carried these extra annotations, which are then taken away again:
-    what a committed preview output looks like once the settings it was made with have changed."""
-    marked = copy.deepcopy(obj)
-    pod = locate_pod(marked)
-    assert pod is not None
-    pod.metadata.setdefault("annotations", {}).update(annotations)
-    mutated = plan(marked).mutated()
-    located = locate_pod(mutated)
-    assert located is not None
-    for key in annotations:
-        del located.metadata["annotations"][key]
-    return mutated
-
-
-def without_status(obj: dict[str, Any]) -> dict[str, Any]:
-    stripped = copy.deepcopy(obj)
-    pod = locate_pod(stripped)
-    assert pod is not None
-    del pod.metadata["annotations"][STATUS]
-    return stripped
 
 
 def status_of(obj: dict[str, Any]) -> dict[str, Any]:

@@ -18,8 +18,8 @@ import jsonpatch
 import pytest
 import yaml
 
-from tests.conftest import make_pod, validate, workload_of
-from tests.serverproc import no_server_error, review, Server, wait_until
+from tests.conftest import make_pod, validate, workload_of, WORKLOADS
+from tests.serverproc import no_server_error, review, Server, wait_until, workload_review
 
 GOLDEN = Path(__file__).parent / "golden"
 LIMIT = 256 * 1024
@@ -86,8 +86,7 @@ def test_golden_objects_through_the_server_match_the_golden_files(golden_client:
         patch = json.loads(base64.b64decode(response["patch"])) if "patch" in response else []
         assert jsonpatch.apply_patch(obj, patch) == expected
     else:
-        body = workload_review(obj)
-        body["request"]["namespace"] = obj["metadata"]["namespace"]  # type: ignore[index]
+        body = workload_review(obj, namespace=obj["metadata"]["namespace"])
         response = golden_client.post("/validate", json=body).json()["response"]
     assert response["allowed"] is ("# error:" not in golden_text)
     assert response.get("warnings", []) == [text if len(text) <= 120 else text[:117] + "..." for text in warnings]
@@ -317,40 +316,16 @@ def test_one_json_log_line_per_admission_written_within_a_second(server: Server,
 
 # --- /validate: workloads --------------------------------------------------------------------------
 
-WORKLOAD_GROUPS = {
-    "Deployment": "apps",
-    "StatefulSet": "apps",
-    "DaemonSet": "apps",
-    "ReplicaSet": "apps",
-    "Job": "batch",
-    "CronJob": "batch",
-}
-
-
-def workload_review(obj: dict[str, object], operation: str = "CREATE", sub_resource: str | None = None) -> dict[str, object]:
-    kind = str(obj["kind"])
-    request: dict[str, object] = {
-        "uid": f"validate-{kind}-{operation}",
-        "operation": operation,
-        "namespace": "jobs",
-        "kind": {"group": WORKLOAD_GROUPS.get(kind, ""), "version": "v1", "kind": kind},
-        "resource": {"group": WORKLOAD_GROUPS.get(kind, ""), "version": "v1", "resource": kind.lower() + "s"},
-        "object": obj,
-    }
-    if sub_resource:
-        request["subResource"] = sub_resource
-    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
-
 
 def _workload(kind: str, annotations: dict[str, str], **container: object) -> dict[str, object]:
     return workload_of(kind, make_pod(annotations, **container))
 
 
 @pytest.mark.parametrize("operation", ["CREATE", "UPDATE"])
-@pytest.mark.parametrize("kind", list(WORKLOAD_GROUPS))
+@pytest.mark.parametrize("kind", list(WORKLOADS))
 def test_validate_answers_a_workload_with_its_pods_warnings(client: httpx.Client, kind: str, operation: str) -> None:
     obj = _workload(kind, {"workerguard.io/profile": "sidekiq"}, command=["sh", "-c", "bundle exec sidekiq -t 25"])
-    answer = client.post("/validate", json=workload_review(obj, operation))
+    answer = client.post("/validate", json=workload_review(obj, f"validate-{kind}-{operation}", operation))
     assert answer.status_code == 200
     response = answer.json()["response"]
     preview = client.post("/preview", json=obj).json()
@@ -361,12 +336,12 @@ def test_validate_answers_a_workload_with_its_pods_warnings(client: httpx.Client
 
 
 @pytest.mark.parametrize("operation", ["CREATE", "UPDATE"])
-@pytest.mark.parametrize("kind", list(WORKLOAD_GROUPS))
+@pytest.mark.parametrize("kind", list(WORKLOADS))
 def test_validate_denies_what_the_pods_would_be_denied_for_naming_the_annotation(
     client: httpx.Client, kind: str, operation: str
 ) -> None:
     obj = _workload(kind, {"workerguard.io/shutdown-timout": "10m"})
-    response = client.post("/validate", json=workload_review(obj, operation)).json()["response"]
+    response = client.post("/validate", json=workload_review(obj, operation=operation)).json()["response"]
     assert response["allowed"] is False and response["status"]["code"] == 400
     assert "annotations[workerguard.io/shutdown-timout]" in response["status"]["message"]
     assert "did you mean workerguard.io/shutdown-timeout?" in response["status"]["message"]
@@ -379,7 +354,9 @@ def test_validate_never_refuses_scaling_status_or_other_operations(
     client: httpx.Client, operation: str, sub_resource: str | None
 ) -> None:
     obj = _workload("Deployment", {"workerguard.io/shutdown-timout": "10m"})
-    response = client.post("/validate", json=workload_review(obj, operation, sub_resource)).json()["response"]
+    response = client.post(
+        "/validate", json=workload_review(obj, f"validate-Deployment-{operation}", operation, sub_resource)
+    ).json()["response"]
     assert response == {"uid": f"validate-Deployment-{operation}", "allowed": True}
 
 

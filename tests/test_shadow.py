@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.conftest import make_pod, workload_of
-from tests.serverproc import review
+from tests.conftest import count, make_pod, workload_of
+from tests.serverproc import review, workload_review
 from webhook.adapters.preview import describe, preview_plan
 from webhook.adapters.rulesfile import locate_problems, parse_rules_document, parse_rules_text
 from webhook.core.errors import RulesError
@@ -179,21 +179,7 @@ def test_shadow_warnings_stay_within_what_an_admission_response_carries() -> Non
 
 
 def workload_request(obj: dict[str, Any]) -> Any:
-    kind = obj["kind"]
-    group = obj["apiVersion"].split("/")[0]
-    return read_request(
-        {
-            "apiVersion": "admission.k8s.io/v1",
-            "kind": "AdmissionReview",
-            "request": {
-                "uid": "w",
-                "operation": "CREATE",
-                "namespace": "jobs",
-                "kind": {"group": group, "version": "v1", "kind": kind},
-                "object": obj,
-            },
-        }
-    )
+    return read_request(workload_review(obj, "w"))
 
 
 def test_validate_in_shadow_says_the_refusal_as_warnings_and_otherwise_warns_as_enforce_does() -> None:
@@ -228,10 +214,6 @@ def settled(*verdicts: Verdict) -> tuple[Metrics, list[dict[str, Any]]]:
         ledger.add(Admission("mutate", f"u{n}", "jobs", "worker-1", "CREATE", verdict, 0.001, 1_800_000_000.0))
     ledger.settle()
     return metrics, [json.loads(line) for line in stream.getvalue().splitlines()]
-
-
-def count(metrics: Metrics, name: str, **labels: str) -> float:
-    return metrics.registry.get_sample_value(name, labels) or 0.0
 
 
 @pytest.mark.usefixtures("admission_log_at_info")

@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import make_pod, workload_of
-from tests.serverproc import no_server_error, review, Server, wait_until
+from tests.serverproc import no_server_error, review, Server, wait_until, workload_review
 
 BAD_VALUE = {"workerguard.io/readiness-max-age": "abc"}
 COSTLY = {"workerguard.io/probe-period": "3s"}  # allowed, with the probe_runs_costly warning
@@ -44,19 +44,6 @@ def admit(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, An
 
 def pod_review(pod: dict[str, Any]) -> dict[str, Any]:
     return review(pod, uid=next(UIDS))
-
-
-def workload_review(obj: dict[str, Any]) -> dict[str, Any]:
-    group = obj["apiVersion"].split("/")[0]
-    request = {
-        "uid": next(UIDS),
-        "operation": "CREATE",
-        "namespace": "jobs",
-        "kind": {"group": group, "version": "v1", "kind": obj["kind"]},
-        "resource": {"group": group, "version": "v1", "resource": obj["kind"].lower() + "s"},
-        "object": obj,
-    }
-    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
 
 
 def patch_ops(response: dict[str, Any]) -> int:
@@ -122,8 +109,8 @@ def test_a_pod_mutate_would_refuse_is_admitted_at_mutate_shadow_with_a_warning_s
 
 def test_validate_shadow_warns_as_validate_does_and_says_its_refusal_as_a_warning(server: Server, client: httpx.Client) -> None:
     warned = workload_of("Deployment", make_pod(COSTLY))
-    enforced = admit(client, "/validate", workload_review(warned))
-    shadowed = admit(client, "/validate-shadow", workload_review(warned))
+    enforced = admit(client, "/validate", workload_review(warned, next(UIDS)))
+    shadowed = admit(client, "/validate-shadow", workload_review(warned, next(UIDS)))
     assert enforced["allowed"] is shadowed["allowed"] is True
     assert (
         shadowed["warnings"]
@@ -133,9 +120,9 @@ def test_validate_shadow_warns_as_validate_does_and_says_its_refusal_as_a_warnin
         ]
     )
     refused = workload_of("Deployment", make_pod({**BAD_VALUE, **COSTLY}))
-    denial = admit(client, "/validate", workload_review(refused))
+    denial = admit(client, "/validate", workload_review(refused, next(UIDS)))
     assert denial["allowed"] is False and "warnings" in denial
-    body = workload_review(refused)
+    body = workload_review(refused, next(UIDS))
     admitted = admit(client, "/validate-shadow", body)
     problem = denial["status"]["message"].removeprefix("workerguard: ")
     assert admitted["allowed"] is True and "status" not in admitted and "patch" not in admitted

@@ -29,18 +29,6 @@ SHORT_GRACE = 11
 SHORT_BOUND = SHORT_GRACE - 5
 
 
-@pytest.fixture(scope="module")
-def applets() -> Iterator[str]:
-    """A PATH of busybox applets only (date, cat, stat, sleep are busybox's own, as in a distroless sidecar
-    whose only shell is ours)."""
-    busybox = shutil.which("busybox")
-    assert busybox, "busybox is not installed: make test installs busybox-static"
-    directory = tempfile.mkdtemp(prefix="wg-applets-")
-    subprocess.run([busybox, "--install", "-s", directory], check=True)
-    yield directory
-    shutil.rmtree(directory)
-
-
 @pytest.fixture
 def volume() -> Iterator[Path]:
     """The heartbeat volume, with the busybox the init container would have copied into it."""
@@ -115,10 +103,10 @@ def finish_all(processes: dict[str, subprocess.Popen[bytes]]) -> dict[str, tuple
     return {shell: finish(process) for shell, process in processes.items()}
 
 
-def test_the_wait_returns_within_2s_of_the_worker_finishing(volume: Path, applets: str) -> None:
+def test_the_wait_returns_within_2s_of_the_worker_finishing(volume: Path, busybox_path: str) -> None:
     beating = Beating(volume / "heartbeat")
     try:
-        processes = start_all(injected_hook(volume), applets)
+        processes = start_all(injected_hook(volume), busybox_path)
         time.sleep(2.5)
         assert [shell for shell, process in processes.items() if process.poll() is not None] == [], (
             "returned while the worker ran"
@@ -146,7 +134,7 @@ GONE = [
 @pytest.mark.parametrize("shell", SHELLS)
 @pytest.mark.parametrize(("heartbeat_format", "before"), GONE)
 def test_the_wait_returns_at_once_when_the_worker_is_already_gone(
-    shell: str, heartbeat_format: str, before: str, volume: Path, applets: str
+    shell: str, heartbeat_format: str, before: str, volume: Path, busybox_path: str
 ) -> None:
     heartbeat = volume / "heartbeat"
     stale = int(time.time()) - 120  # readiness-max-age is 60s
@@ -157,14 +145,14 @@ def test_the_wait_returns_at_once_when_the_worker_is_already_gone(
         heartbeat.write_text(str(stale))
         os.utime(heartbeat, (stale, stale))
     began = time.monotonic()
-    code, output, ended = finish(start(shell, injected_hook(volume, heartbeat_format), applets))
+    code, output, ended = finish(start(shell, injected_hook(volume, heartbeat_format), busybox_path))
     assert (code, output) == (0, "")
     assert ended - began < 1.0
 
 
-def test_the_wait_notices_a_worker_killed_while_it_waits(volume: Path, applets: str) -> None:
+def test_the_wait_notices_a_worker_killed_while_it_waits(volume: Path, busybox_path: str) -> None:
     beating = Beating(volume / "heartbeat")
-    processes = start_all(injected_hook(volume, readiness_max_age="2s", probe_period="1s"), applets)
+    processes = start_all(injected_hook(volume, readiness_max_age="2s", probe_period="1s"), busybox_path)
     time.sleep(1.5)
     beating.stop()  # SIGKILL: no exited marker, the beat just stops
     killed = time.monotonic()
@@ -175,11 +163,11 @@ def test_the_wait_notices_a_worker_killed_while_it_waits(volume: Path, applets: 
     assert all(1.0 < seconds < 5.0 for seconds in took.values()), took
 
 
-def test_the_wait_gives_up_at_its_bound_when_the_worker_never_finishes(volume: Path, applets: str) -> None:
+def test_the_wait_gives_up_at_its_bound_when_the_worker_never_finishes(volume: Path, busybox_path: str) -> None:
     beating = Beating(volume / "heartbeat")
     try:
         began = time.monotonic()
-        results = finish_all(start_all(injected_hook(volume), applets))
+        results = finish_all(start_all(injected_hook(volume), busybox_path))
     finally:
         beating.stop()
     message = f"workerguard: the worker still runs after {SHORT_BOUND}s; stopped waiting\n"
@@ -190,26 +178,26 @@ def test_the_wait_gives_up_at_its_bound_when_the_worker_never_finishes(volume: P
 
 
 @pytest.mark.parametrize("shell", SHELLS)
-def test_the_sidecars_own_prestop_runs_after_the_wait_with_its_words_intact(shell: str, volume: Path, applets: str) -> None:
+def test_the_sidecars_own_prestop_runs_after_the_wait_with_its_words_intact(shell: str, volume: Path, busybox_path: str) -> None:
     (volume / "exited").write_text(str(int(time.time())))
     record = volume / "own-hook"
     own = ["sh", "-c", 'printf "%s|" "$@" > "$0"', str(record), "two words", "$HOME", "*"]
-    code, output, _ = finish(start(shell, injected_hook(volume, own=own), applets))
+    code, output, _ = finish(start(shell, injected_hook(volume, own=own), busybox_path))
     assert (code, output) == (0, "")
     assert record.read_text() == "two words|$HOME|*|"
 
 
 @pytest.mark.parametrize("shell", SHELLS)
-def test_the_sidecars_own_prestop_exit_code_is_kubelets_answer(shell: str, volume: Path, applets: str) -> None:
+def test_the_sidecars_own_prestop_exit_code_is_kubelets_answer(shell: str, volume: Path, busybox_path: str) -> None:
     (volume / "exited").write_text(str(int(time.time())))
-    code, _, _ = finish(start(shell, injected_hook(volume, own=["sh", "-c", "exit 7"]), applets))
+    code, _, _ = finish(start(shell, injected_hook(volume, own=["sh", "-c", "exit 7"]), busybox_path))
     assert code == 7
 
 
 @pytest.mark.parametrize("content", ["", "garbage", "0123"])
-def test_a_beat_that_holds_no_time_is_no_reason_to_stop_waiting(content: str, volume: Path, applets: str) -> None:
+def test_a_beat_that_holds_no_time_is_no_reason_to_stop_waiting(content: str, volume: Path, busybox_path: str) -> None:
     (volume / "heartbeat").write_text(content)
-    processes = start_all(injected_hook(volume), applets)
+    processes = start_all(injected_hook(volume), busybox_path)
     time.sleep(1.5)
     assert [shell for shell, process in processes.items() if process.poll() is not None] == [], "took it for a finished worker"
     (volume / "exited").write_text(str(int(time.time())))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import make_pod, validate, workload_of
+from tests.conftest import injected_with, make_pod, validate, workload_of
 from webhook.core.annotations import STATUS
 from webhook.core.plan import Plan, plan
 from webhook.core.settings import DEFAULTS
@@ -56,33 +56,18 @@ def pod_with(*sidecars: dict[str, Any], annotations: dict[str, str] | None = Non
     return pod
 
 
-def without_sidecars(obj: dict[str, Any]) -> dict[str, Any]:
-    """The object planned with sidecar-wait off: the worker's injection alone."""
-    off = copy.deepcopy(obj)
-    pod = locate_pod(off)
-    assert pod is not None
-    pod.metadata.setdefault("annotations", {})["workerguard.io/sidecar-wait"] = "off"
-    mutated = plan(off).mutated()
-    located = locate_pod(mutated)
-    assert located is not None
-    del located.metadata["annotations"]["workerguard.io/sidecar-wait"]
-    return mutated
-
-
 def planned(obj: dict[str, Any]) -> tuple[Plan, dict[str, Any], dict[str, Any]]:
     """The plan, its mutated object, and the expected object so far (sidecar-wait off, same status)."""
     result = plan(obj)
     assert result.allowed, result.errors
     mutated = result.mutated()
     validate(mutated)
-    expected = without_sidecars(obj)
+    expected = injected_with(obj, {"workerguard.io/sidecar-wait": "off"})  # the worker's injection alone
     pod, expected_pod = locate_pod(mutated), locate_pod(expected)
     assert pod is not None and expected_pod is not None
-    if "workerguard.io/sidecar-wait" not in (locate_pod(obj) or pod).annotations:
-        expected_pod.metadata["annotations"][STATUS] = pod.annotations[STATUS]
-    else:
+    if "workerguard.io/sidecar-wait" in (locate_pod(obj) or pod).annotations:
         expected_pod.metadata["annotations"]["workerguard.io/sidecar-wait"] = pod.annotations["workerguard.io/sidecar-wait"]
-        expected_pod.metadata["annotations"][STATUS] = pod.annotations[STATUS]
+    expected_pod.metadata["annotations"][STATUS] = pod.annotations[STATUS]
     assert plan(mutated).patch == []  # planning the result again changes nothing
     return result, mutated, expected
 

@@ -14,14 +14,14 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tests.brokers import Broker
-from tests.conftest import make_pod
+from tests.conftest import make_pod, pid1_of
 from webhook.core.plan import plan
 
 ROOT = Path(__file__).parent.parent.parent
@@ -76,6 +76,17 @@ def wait_for(check: Callable[[], Any], timeout: float, interval: float = 0.1) ->
     raise TimeoutError(f"not within {timeout}s")
 
 
+def mutated_pod(heartbeat_dir: Path, profile: str, timing: Mapping[str, str], transport: str | None = None) -> dict[str, Any]:
+    """What plan() makes of an example's pod: timing and profile annotated, the heartbeat in
+    heartbeat_dir, and the probe transport when one is given."""
+    annotations = {f"workerguard.io/{key}": value for key, value in timing.items()}
+    annotations["workerguard.io/profile"] = profile
+    annotations["workerguard.io/heartbeat-path"] = f"{heartbeat_dir}/heartbeat"
+    if transport is not None:
+        annotations["workerguard.io/probe-transport"] = transport
+    return plan(make_pod(annotations)).mutated()
+
+
 @dataclass
 class Injected:
     """What plan() gives the example's container: its env and its probe and preStop commands."""
@@ -88,10 +99,7 @@ class Injected:
 
     @classmethod
     def for_example(cls, name: str, heartbeat_dir: Path, timing: dict[str, str]) -> Injected:
-        annotations = {f"workerguard.io/{key}": value for key, value in timing.items()}
-        annotations["workerguard.io/profile"] = PROFILE[name]
-        annotations["workerguard.io/heartbeat-path"] = f"{heartbeat_dir}/heartbeat"
-        mutated = plan(make_pod(annotations)).mutated()
+        mutated = mutated_pod(heartbeat_dir, PROFILE[name], timing)
         container = mutated["spec"]["containers"][0]
         env = {item["name"]: item["value"] for item in container["env"]}
         commands = {probe: container[f"{probe}Probe"]["exec"]["command"] for probe in PROBES}
@@ -149,12 +157,7 @@ class Worker:
 
     def pid(self) -> int:
         """The worker's PID on the host: PID 1 of its namespace."""
-
-        def child() -> int:
-            found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout.split()
-            return int(found[0]) if found else 0
-
-        return int(wait_for(child, 10, 0.02))
+        return int(wait_for(lambda: pid1_of(self.process.pid), 10, 0.02))
 
     def probe(self, name: str) -> int:
         """One run of an injected command inside the worker's namespaces, as kubelet runs it. Once the

@@ -58,10 +58,8 @@ import pytest
 
 from tests import probeserver
 from tests.brokers import start_redis
-from tests.conftest import make_pod
 from tests.serverproc import free_port
-from tests.workers.harness import PROFILE, REPORT, scratch, seconds, wait_for, Worker, worker_on
-from webhook.core.plan import plan
+from tests.workers.harness import mutated_pod, PROFILE, record, scratch, seconds, wait_for, Worker, worker_on
 
 HTTP_EXAMPLES = ["python", "go", "sidekiq"]  # one of each writer: Python, Go, Ruby
 SIDECAR = "workerguard-probe"
@@ -139,16 +137,7 @@ class HttpPod:
 def report(worker: Worker, figures_of: str, **figures: object) -> None:
     """Into the workers report beside the contract's scenarios, under a name of its own: these are the
     transport's figures, not a scenario the writers' contract asks of them."""
-    REPORT.setdefault(worker.name, {})[f"http transport: {figures_of}"] = figures
-
-
-def mutated_pod(heartbeat_dir: Path, profile: str, timing: Mapping[str, str], transport: str) -> dict[str, Any]:
-    """The pod the harness's Injected reads, with a transport: the same annotations, the same mapping."""
-    annotations = {f"workerguard.io/{key}": value for key, value in timing.items()}
-    annotations["workerguard.io/profile"] = profile
-    annotations["workerguard.io/heartbeat-path"] = f"{heartbeat_dir}/heartbeat"
-    annotations["workerguard.io/probe-transport"] = transport
-    return plan(make_pod(annotations)).mutated()
+    record(worker, f"http transport: {figures_of}", **figures)
 
 
 def http_pod_of(worker: Worker) -> HttpPod:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import make_pod
+from tests.conftest import make_pod, pid1_of
 from tests.workers.harness import REPORT, ROOT, wait_for
 from webhook.core.plan import plan
 
@@ -98,16 +98,12 @@ class Container:
                 start_new_session=True,
             )
         threading.Thread(target=self._watch, daemon=True).start()
-        self.pid = int(wait_for(self._pid1, 10, 0.02))
+        self.pid = int(wait_for(lambda: pid1_of(self.process.pid), 10, 0.02))
 
     def _watch(self) -> None:
         self.process.wait()
         self.exited_at = time.time()
         self.exited.set()
-
-    def _pid1(self) -> int:
-        found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout.split()
-        return int(found[0]) if found else 0
 
     def exec(self, argv: list[str], env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
         with output.open("ab") as out:
@@ -202,15 +198,13 @@ class Outcome:
     exited_marker: bool
 
 
-def delete_during_a_job(sidecar_wait: str | None) -> Outcome:
-    """Start the sidecar and the worker, delete the pod DELETED_INTO_JOB seconds into the worker's job."""
+def delete_during_a_job(sidecar_wait: str | None, applets: str) -> Outcome:
+    """Start the sidecar and the worker, delete the pod DELETED_INTO_JOB seconds into the worker's job;
+    the sidecar's preStop runs with only the busybox applets in `applets` on PATH."""
     workdir = Path(tempfile.mkdtemp(prefix="wg-sidecar-order-"))
     heartbeat_dir = workdir / "heartbeat"
     heartbeat_dir.mkdir()
     shutil.copy(tool("busybox"), heartbeat_dir / "busybox")  # as the init container copies it
-    applets = workdir / "applets"
-    applets.mkdir()
-    subprocess.run([tool("busybox"), "--install", "-s", str(applets)], check=True)
     pod = planned_pod(heartbeat_dir, sidecar_wait)
     containers: list[Container] = []
     deletion: Deletion | None = None
@@ -224,7 +218,7 @@ def delete_during_a_job(sidecar_wait: str | None) -> Outcome:
         wait_for(lambda: "job started" in worker.log(), 10)
         time.sleep(DELETED_INTO_JOB)
         deletion = Deletion(pod.grace, workdir)
-        deletion.run([(worker, pod.worker_prestop, WORKER_IMAGE_PATH), (sidecar, pod.sidecar_prestop, str(applets))])
+        deletion.run([(worker, pod.worker_prestop, WORKER_IMAGE_PATH), (sidecar, pod.sidecar_prestop, applets)])
         logs = {container.name: container.log() for container in containers}
         hook_log = prestop_log(workdir, SIDECAR)
         logs[f"{SIDECAR} preStop"] = hook_log.read_text() if hook_log.exists() else ""
@@ -267,8 +261,8 @@ def report(case: str, outcome: Outcome, *events: str) -> None:
     REPORT.setdefault("sidecar-order", {})[case] = figures
 
 
-def test_with_the_wait_the_sidecar_outlives_the_worker_and_the_job_finishes() -> None:
-    outcome = delete_during_a_job(sidecar_wait=None)
+def test_with_the_wait_the_sidecar_outlives_the_worker_and_the_job_finishes(busybox_path: str) -> None:
+    outcome = delete_during_a_job(sidecar_wait=None, applets=busybox_path)
     hook, timeline = outcome.pod.sidecar_prestop, outcome.timeline
     assert hook is not None and Path(hook[0]).name == "busybox", hook
     assert outcome.exit_codes == {SIDECAR: 0, WORKER: 0}, outcome.logs
@@ -292,8 +286,8 @@ def test_with_the_wait_the_sidecar_outlives_the_worker_and_the_job_finishes() ->
     )
 
 
-def test_without_the_wait_the_sidecar_goes_at_once_and_the_job_fails() -> None:
-    outcome = delete_during_a_job(sidecar_wait="off")
+def test_without_the_wait_the_sidecar_goes_at_once_and_the_job_fails(busybox_path: str) -> None:
+    outcome = delete_during_a_job(sidecar_wait="off", applets=busybox_path)
     timeline = outcome.timeline
     assert outcome.pod.sidecar_prestop is None
     assert outcome.exit_codes[WORKER] == 1, outcome.logs[WORKER]
