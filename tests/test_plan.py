@@ -514,8 +514,19 @@ def test_warnings_fit_the_apiservers_limits() -> None:
     pod["spec"]["terminationGracePeriodSeconds"] = 1
     result = injected(pod)
     assert len(result.warnings) >= 6
-    assert len(result.warnings) <= WARNINGS_MAX
-    assert all(len(w.admission_text()) <= WARNING_MAX_CHARS for w in result.warnings)
+    sent = verdict_of(result).warnings
+    assert len(sent) == len(result.warnings) <= WARNINGS_MAX
+    assert all(len(text) <= WARNING_MAX_CHARS for text in sent)
+
+
+def test_a_plan_keeps_every_warning_and_the_response_carries_ten_saying_how_many_more() -> None:
+    pod = make_pod({f"workerguard.io/bogus-{n}": "1" for n in range(15)})
+    result = plan(pod, options=PlanOptions(on_invalid="allow"))
+    assert [w.code for w in result.warnings] == ["invalid_setting"] * 15  # what preview lists
+    sent = verdict_of(result).warnings
+    assert len(sent) == WARNINGS_MAX
+    assert sent[:-1] == tuple(w.admission_text() for w in result.warnings[: WARNINGS_MAX - 1])
+    assert sent[-1] == "workerguard more_warnings: 6 more warnings; run workerguard preview"
 
 
 # --- bad settings ----------------------------------------------------------------------------------------

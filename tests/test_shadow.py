@@ -18,13 +18,14 @@ from tests.conftest import count, make_pod, workload_of
 from tests.serverproc import review, workload_review
 from webhook.adapters.preview import describe, preview_plan
 from webhook.adapters.rulesfile import locate_problems, parse_rules_document, parse_rules_text
-from webhook.core.errors import RulesError
+from webhook.core import reasons
+from webhook.core.errors import Problem, RulesError
 from webhook.core.inputs import planning_input
 from webhook.core.mode import admission_mode, SHADOW_OUTCOMES
-from webhook.core.plan import plan, PlanOptions
-from webhook.core.review import mutation_verdict, read_request, Shadow, validation_verdict, Verdict
+from webhook.core.plan import Plan, plan, PlanOptions
+from webhook.core.review import mutation_verdict, read_request, Shadow, shadow_verdict, validation_verdict, Verdict
 from webhook.core.rules import BUILTIN_RULES, Mode, RuleSet
-from webhook.core.types import WARNINGS_MAX
+from webhook.core.types import Finding, WARNINGS_MAX
 from webhook.server.ledger import Admission, Ledger
 from webhook.server.logs import AdmissionLog
 from webhook.server.memo import VerdictMemo
@@ -166,6 +167,23 @@ def test_a_shadow_skip_keeps_its_reason_and_on_invalid_allow_is_a_skip_there_too
     allowed = mutate(make_pod(BAD_VALUE), "shadow", PlanOptions(on_invalid="allow"))
     assert allowed.shadow == Shadow("would_skip", 0, "invalid_allowed")
     assert allowed.warnings == mutate(make_pod(BAD_VALUE), "enforce", PlanOptions(on_invalid="allow")).warnings
+
+
+def test_refusals_and_warnings_are_capped_once_and_the_count_of_the_rest_is_right() -> None:
+    pod = make_pod()
+    planned = Plan(
+        pod,
+        allowed=False,
+        patch=[],
+        warnings=[Finding(reasons.PROBE_RUNS_COSTLY, f"warning {n}") for n in range(15)],
+        errors=[Problem(f"metadata.annotations[workerguard.io/bad-{n}]", "unknown") for n in range(2)],
+    )
+    warnings = shadow_verdict(planned).warnings
+    assert len(warnings) == WARNINGS_MAX
+    assert warnings[:2] == tuple(
+        f"workerguard shadow_would_deny: metadata.annotations[workerguard.io/bad-{n}]: unknown" for n in range(2)
+    )
+    assert warnings[-1] == "workerguard more_warnings: 8 more warnings; run workerguard preview"  # 17 - 9 shown
 
 
 def test_shadow_warnings_stay_within_what_an_admission_response_carries() -> None:

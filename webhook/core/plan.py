@@ -31,7 +31,7 @@ from webhook.core.profiles import DEFAULT_PROFILE
 from webhook.core.risks import dangerous_probe, PROBE_FIELDS
 from webhook.core.rules import BUILTIN_RULES, pod_target, Rule, RuleSet
 from webhook.core.settings import check_relations, resolve, Resolved, SPECS
-from webhook.core.types import capped, Explanation, Finding, JSONObject, PatchOp
+from webhook.core.types import Explanation, Finding, JSONObject, PatchOp
 from webhook.core.workload import container_shape_problems, locate_pod, PodView, shape_problems
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public"})
@@ -184,7 +184,7 @@ def _plan_injection(
         obj,
         allowed=True,
         patch=step.builder.ops,
-        warnings=capped([*chosen_settings.warnings, *said, *step.warnings, *_dangerous_kept(pod, index, resolved)]),
+        warnings=[*chosen_settings.warnings, *said, *step.warnings, *_dangerous_kept(pod, index, resolved)],
         notes=step.notes,
         profile=chosen_settings.profile,
         rules=chosen_settings.rule_names,
@@ -331,7 +331,7 @@ def _deny_or_allow(obj: JSONObject, problems: list[Problem], warnings: list[Find
             obj,
             allowed=True,
             patch=[],
-            warnings=capped([*as_warnings, *warnings]),
+            warnings=[*as_warnings, *warnings],
             errors=problems,
             skip=Finding(reasons.INVALID_ALLOWED, "invalid settings; admitted untouched (on-invalid=allow)"),
         )
@@ -339,7 +339,7 @@ def _deny_or_allow(obj: JSONObject, problems: list[Problem], warnings: list[Find
         obj,
         allowed=False,
         patch=[],
-        warnings=capped(warnings),
+        warnings=warnings,
         errors=problems,
         skip=Finding(reasons.INVALID, "invalid settings; denied (on-invalid=deny)"),
     )

@@ -171,9 +171,10 @@ def verdict_of(planned: Plan, with_patch: bool = True, mode: Mode = "enforce") -
     if mode == "shadow":
         return shadow_verdict(planned)
     patch = base64.b64encode(orjson.dumps(planned.patch)).decode() if planned.patch and with_patch else None
-    warnings = tuple(warning.admission_text() for warning in planned.warnings)
+    sent = capped(planned.warnings)
+    warnings = tuple(warning.admission_text() for warning in sent)
     denial = None if planned.allowed else "workerguard: " + "; ".join(str(problem) for problem in planned.errors)
-    codes = tuple(warning.code for warning in planned.warnings)
+    codes = tuple(warning.code for warning in sent)
     if planned.skip is not None:
         codes = (planned.skip.code, *codes)
     decision: Decision = "denied" if not planned.allowed else "patched" if patch is not None else "allowed"
