@@ -261,7 +261,7 @@ func (hb *Heartbeat) Start() error {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
 	for _, name := range []string{DrainingMarker, NotReadyMarker} {
-		if err := os.Remove(filepath.Join(dir, name)); err != nil && !os.IsNotExist(err) {
+		if err := removeFile(filepath.Join(dir, name)); err != nil {
 			hb.life.Unlock()
 			return fmt.Errorf("heartbeat: %w", err)
 		}
@@ -313,7 +313,7 @@ func (hb *Heartbeat) markExited() {
 		return
 	}
 	hb.exitedOwed = false
-	marker := filepath.Join(filepath.Dir(hb.path), ExitedMarker)
+	marker := hb.marker(ExitedMarker)
 	if err := write(marker, strconv.FormatInt(hb.now().Unix(), 10)); err != nil {
 		hb.logf("workerguard: could not write the exited marker: %v", err)
 		return
@@ -325,14 +325,19 @@ func (hb *Heartbeat) markExited() {
 // deletion look finished. A removal that fails is logged and tried again at the next beat, as a
 // write is; it never stops the worker.
 func (hb *Heartbeat) clearExited() {
-	if err := removeExited(hb.path); err != nil {
+	if err := removeFile(hb.marker(ExitedMarker)); err != nil {
 		hb.logf("workerguard heartbeat failed: %v", err)
 	}
 }
 
-func removeExited(path string) error {
-	err := os.Remove(filepath.Join(filepath.Dir(path), ExitedMarker))
-	if err != nil && !os.IsNotExist(err) {
+// marker is the file named name next to the heartbeat.
+func (hb *Heartbeat) marker(name string) string {
+	return filepath.Join(filepath.Dir(hb.path), name)
+}
+
+// removeFile removes path; one that is already gone is no error.
+func removeFile(path string) error {
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 		return err
 	}
 	return nil
@@ -456,7 +461,7 @@ func (hb *Heartbeat) Beat() error {
 		return ErrStopped
 	}
 	var failures []string
-	if err := removeExited(hb.path); err != nil {
+	if err := removeFile(hb.marker(ExitedMarker)); err != nil {
 		failures = append(failures, err.Error())
 	}
 	if stuck := hb.StuckJobs(); stuck > 0 {
@@ -466,9 +471,9 @@ func (hb *Heartbeat) Beat() error {
 	} else {
 		hb.report("")
 	}
-	marker := filepath.Join(filepath.Dir(hb.path), NotReadyMarker)
+	marker := hb.marker(NotReadyMarker)
 	if reason := hb.notReadyReason(); reason == "" {
-		if err := os.Remove(marker); err != nil && !os.IsNotExist(err) {
+		if err := removeFile(marker); err != nil {
 			failures = append(failures, err.Error())
 		}
 	} else if err := write(marker, reason); err != nil {
